@@ -1,1 +1,73 @@
-fn main() {}
+//! `kbscan`: the command-line front end. It owns argument parsing, the terminal
+//! (progress bar, messages) and exit codes; everything it knows about packages comes
+//! from the library crates.
+
+mod args;
+mod progress;
+
+use anyhow::Context;
+use args::{Cli, Command};
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Exit codes, documented in `--help` and the README.
+pub mod exit {
+    /// Every input was read without error.
+    pub const OK: u8 = 0;
+    /// The run finished but some inputs (or parts of them) failed.
+    pub const INPUT_FAILED: u8 = 1;
+    /// Usage error or a fatal error (unreadable path, cannot write output).
+    pub const FATAL: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::FATAL } else { exit::OK });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kbscan: error: {e:#}");
+            ExitCode::from(exit::FATAL)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Scan(a) => {
+            let cfg = a.into_config()?;
+            let observer = progress::Progress::new(cfg.show_progress);
+            let report = kbscan_scan::scan_paths(&cfg.paths, &cfg.scan, &observer)
+                .context("scan failed")?;
+            observer.finish();
+            let mut buf = Vec::new();
+            kbscan_report::render(&report, cfg.format, &mut buf).context("cannot render report")?;
+            match &cfg.output {
+                Some(path) => std::fs::write(path, &buf)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    if let Err(e) = out.write_all(&buf).and_then(|_| out.flush()) {
+                        // A closed pipe (`kbscan scan . | head`) is the reader's choice, not a failure.
+                        if e.kind() != std::io::ErrorKind::BrokenPipe {
+                            return Err(e).context("cannot write to standard output");
+                        }
+                    }
+                }
+            }
+            if !cfg.quiet && report.totals.failed > 0 {
+                eprintln!(
+                    "kbscan: {} of {} inputs failed ({} errors); see the report's errors",
+                    report.totals.failed, report.totals.inputs, report.totals.errors
+                );
+            }
+            Ok(if report.totals.failed > 0 { exit::INPUT_FAILED } else { exit::OK })
+        }
+    }
+}

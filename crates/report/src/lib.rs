@@ -1,1 +1,338 @@
-//! placeholder
+//! Rendering a [`ScanReport`] for people (table) and machines (JSON, JSON Lines, CSV).
+//!
+//! Every renderer writes to any `io::Write` and is a pure function of the report: the
+//! same report gives the same bytes. This crate never decides what is true about a
+//! package (that is the scanner's and the analyses' job) and never touches a terminal.
+
+use kbscan_scan::{FileRecord, Package, ScanReport};
+use serde::Serialize;
+use std::io::{self, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("write failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("JSON encoding failed: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("CSV encoding failed: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+pub fn render(report: &ScanReport, format: Format, out: &mut dyn Write) -> Result<(), RenderError> {
+    match format {
+        Format::Json => json(report, out),
+        Format::Jsonl => jsonl(report, out),
+        Format::Csv => csv_files(report, out),
+        Format::Table => table(report, out),
+    }
+}
+
+/// Pretty JSON with a trailing newline. Struct field order is fixed by the model and
+/// maps are `BTreeMap`, so the bytes are stable.
+pub fn json(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Line<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(flatten)]
+    value: &'a T,
+}
+
+#[derive(Serialize)]
+struct FileLine<'a> {
+    package: &'a str,
+    kb: Option<&'a str>,
+    #[serde(flatten)]
+    file: &'a FileRecord,
+}
+
+#[derive(Serialize)]
+struct PackageHead<'a> {
+    source: &'a str,
+    kind: &'a kbscan_scan::PackageKind,
+    kb: Option<&'a str>,
+    identity: Option<&'a kbscan_scan::Identity>,
+    release_type: Option<&'a str>,
+    architecture: Option<&'a str>,
+    os_family: Option<&'a str>,
+    os_builds: &'a std::collections::BTreeMap<String, Vec<kbscan_version::OsBuild>>,
+    dates: &'a kbscan_scan::Dates,
+    sha256: &'a str,
+    size: u64,
+    components: usize,
+    files: usize,
+    errors: usize,
+}
+
+/// One JSON object per line, tagged by `type`: `input`, `package` (without its file
+/// list), `component`, `file`, `error`, then one `totals` line. Streams well into `jq`.
+pub fn jsonl(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
+    let mut line = |ty: &'static str, v: &dyn erased::Ser| -> Result<(), RenderError> {
+        v.write_tagged(ty, out)?;
+        Ok(())
+    };
+    for i in &report.inputs {
+        line("input", i)?;
+    }
+    for p in &report.packages {
+        line("package", &head(p))?;
+        for c in &p.components {
+            line("component", c)?;
+        }
+        for f in &p.files {
+            line(
+                "file",
+                &FileLine {
+                    package: &p.source,
+                    kb: p.kb.as_deref(),
+                    file: f,
+                },
+            )?;
+        }
+    }
+    for e in &report.errors {
+        line("error", e)?;
+    }
+    line("totals", &report.totals)?;
+    Ok(())
+}
+
+/// A tiny object-safe shim so `jsonl` can tag heterogeneous records with one closure.
+mod erased {
+    use super::*;
+    pub trait Ser {
+        fn write_tagged(&self, ty: &'static str, out: &mut dyn Write) -> Result<(), RenderError>;
+    }
+    impl<T: Serialize> Ser for T {
+        fn write_tagged(&self, ty: &'static str, out: &mut dyn Write) -> Result<(), RenderError> {
+            serde_json::to_writer(&mut *out, &Line { ty, value: self })?;
+            out.write_all(b"\n")?;
+            Ok(())
+        }
+    }
+}
+
+fn head(p: &Package) -> PackageHead<'_> {
+    PackageHead {
+        source: &p.source,
+        kind: &p.kind,
+        kb: p.kb.as_deref(),
+        identity: p.identity.as_ref(),
+        release_type: p.release_type.as_deref(),
+        architecture: p.architecture.as_deref(),
+        os_family: p.os_family.as_deref(),
+        os_builds: &p.os_builds,
+        dates: &p.dates,
+        sha256: &p.sha256,
+        size: p.size,
+        components: p.components.len(),
+        files: p.files.len(),
+        errors: p.errors.len(),
+    }
+}
+
+pub const CSV_HEADER: [&str; 20] = [
+    "package",
+    "kb",
+    "architecture",
+    "release_date",
+    "path",
+    "name",
+    "kind",
+    "component",
+    "size",
+    "sha256",
+    "component_version",
+    "folder_version",
+    "pe_file_version",
+    "pe_product_version",
+    "file_version_string",
+    "branch_tag",
+    "machine",
+    "delta",
+    "mismatches",
+    "checks",
+];
+
+/// One row per file, for spreadsheets.
+pub fn csv_files(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_HEADER)?;
+    let s = |v: Option<String>| v.unwrap_or_default();
+    for p in &report.packages {
+        for f in &p.files {
+            let mismatches: Vec<String> = f
+                .checks
+                .iter()
+                .filter(|c| c.outcome == kbscan_scan::CheckOutcome::Mismatch)
+                .map(|c| {
+                    format!(
+                        "{}: expected {} got {}",
+                        c.check,
+                        c.expected.as_deref().unwrap_or("-"),
+                        c.actual.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect();
+            let row: [String; 20] = [
+                p.source.clone(),
+                s(p.kb.clone()),
+                s(p.architecture.clone()),
+                s(p.dates.release.clone()),
+                f.path.clone(),
+                f.name.clone(),
+                kind_name(f),
+                s(f.component.clone()),
+                f.size.to_string(),
+                f.sha256.clone(),
+                s(f.versions.component.map(|v| v.to_string())),
+                s(f.versions.folder.map(|v| v.to_string())),
+                s(f.versions.pe_file.map(|v| v.to_string())),
+                s(f.versions.pe_product.map(|v| v.to_string())),
+                s(f.pe.as_ref().and_then(|p| p.file_version_string.clone())),
+                s(f.pe.as_ref().and_then(|p| p.branch_tag.clone())),
+                s(f.pe.as_ref().map(|p| p.machine.clone())),
+                s(f.delta.as_ref().map(|d| d.format.clone())),
+                mismatches.join("; "),
+                f.checks.len().to_string(),
+            ];
+            w.write_record(row.iter().map(|c| sanitize_cell(c)))?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn kind_name(f: &FileRecord) -> String {
+    serde_json::to_value(f.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Package strings are untrusted: a cell starting with `=`, `+`, `-` or `@` would be
+/// run as a formula by spreadsheet programs (CSV injection), so it gets a leading `'`.
+fn sanitize_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.parse::<f64>().is_err()) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Control characters in package strings would let a hostile package rewrite the
+/// terminal (escape sequences); tables show them as `\u{..}`.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect()
+}
+
+fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
+    let rows: Vec<[String; 7]> = report
+        .packages
+        .iter()
+        .map(|p| {
+            let builds: Vec<String> = p
+                .os_builds
+                .iter()
+                .map(|(arch, b)| {
+                    format!("{arch}:{}", b.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","))
+                })
+                .collect();
+            let max_ver = p
+                .files
+                .iter()
+                .filter_map(|f| f.versions.pe_file.or(f.versions.component))
+                .max()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into());
+            [
+                printable(p.kb.as_deref().unwrap_or("-")),
+                printable(p.architecture.as_deref().unwrap_or("-")),
+                p.dates.release.clone().unwrap_or_else(|| "-".into()),
+                printable(&builds.join(" ")),
+                format!("{}/{}", p.components.len(), p.files.len()),
+                max_ver,
+                printable(short_source(&p.source)),
+            ]
+        })
+        .collect();
+    let header = ["KB", "ARCH", "DATE", "OS BUILDS", "COMP/FILES", "MAX VERSION", "SOURCE"];
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let write_row = |out: &mut dyn Write, cells: &[&str]| -> io::Result<()> {
+        let mut line = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{:<w$}  ", c, w = widths[i]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())
+    };
+    write_row(out, &header)?;
+    for r in &rows {
+        write_row(out, &r.iter().map(String::as_str).collect::<Vec<_>>())?;
+    }
+    if !report.errors.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "ERRORS ({})", report.errors.len())?;
+        for e in &report.errors {
+            writeln!(out, "  {}: [{}] {}", printable(&e.path), e.kind, printable(&e.message))?;
+        }
+    }
+    let t = &report.totals;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} inputs: {} scanned, {} failed, {} unsupported, {} skipped; {} packages, {} components, {} files ({} PE); {} errors",
+        t.inputs, t.scanned, t.failed, t.unsupported, t.skipped, t.packages, t.components, t.files, t.pe_files, t.errors
+    )?;
+    Ok(())
+}
+
+/// The last two levels of a nested path are what tells packages apart in a table.
+fn short_source(s: &str) -> &str {
+    let base = s.rsplit('!').next().unwrap_or(s);
+    if s.contains('!') {
+        s
+    } else {
+        base.rsplit('/').next().unwrap_or(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_injection_is_defused() {
+        assert_eq!(sanitize_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(sanitize_cell("-5"), "-5");
+        assert_eq!(sanitize_cell("6.0.6002.24566"), "6.0.6002.24566");
+    }
+
+    #[test]
+    fn control_chars_shown() {
+        assert_eq!(printable("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+    }
+}

@@ -1,1 +1,25 @@
-//! placeholder
+//! The scan engine: turns paths on disk into a [`ScanReport`].
+//!
+//! It walks directories, opens every input by signature (never by extension), follows
+//! the nesting of real update packages (ZIP → MSU → payload CAB → sub-CAB) through
+//! `kbscan-archive`, hands manifests to `kbscan-cbs` and PE images to `kbscan-pe`, and
+//! cross-checks what they say about each file.
+//!
+//! Invariants:
+//! - one input never ends the scan: each runs under its own `catch_unwind`, every
+//!   failure becomes an [`ErrorRecord`] naming the nested path, and every input is
+//!   counted in [`Totals`];
+//! - each CAB folder is decoded once (the archive crate streams files in folder order;
+//!   this crate never asks for a file twice);
+//! - output order is independent of the thread count: results are collected in input
+//!   order and nothing iterates a hash map into the report.
+//!
+//! This crate never prints; progress goes through [`Observer`].
+
+mod engine;
+mod model;
+mod walk;
+
+pub use engine::{scan_paths, Observer, ScanError, ScanOptions, SilentObserver};
+pub use kbscan_archive::limits::Limits;
+pub use model::*;

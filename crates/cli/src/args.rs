@@ -1,0 +1,112 @@
+//! The clap definition and its translation into a validated [`ScanConfig`].
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "EXIT CODES:
+  0  every input was read without error
+  1  the run finished, but some inputs (or parts of them) failed; the report lists each error
+  2  usage error or fatal error (unreadable path, unwritable output)";
+
+#[derive(Debug, Parser)]
+#[command(name = "kbscan", version, about = "Offline analyzer for Microsoft update packages (MSU, CAB, ZIP)", after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every package, component and file (with versions) under the given paths.
+    #[command(after_help = EXIT_CODES)]
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutFormat {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders to scan (folders are walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: one per core). Output is identical for any value.
+    #[arg(short = 'j', long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Maximum container nesting depth.
+    #[arg(long, value_name = "N", default_value_t = kbscan_scan::ScanOptions::default().max_depth)]
+    pub max_depth: u32,
+    /// Largest single member (decompressed) read from an archive, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_entry_bytes: Option<u64>,
+}
+
+pub struct ScanConfig {
+    pub paths: Vec<PathBuf>,
+    pub format: kbscan_report::Format,
+    pub output: Option<PathBuf>,
+    pub quiet: bool,
+    pub show_progress: bool,
+    pub scan: kbscan_scan::ScanOptions,
+}
+
+impl ScanArgs {
+    pub fn into_config(self) -> anyhow::Result<ScanConfig> {
+        if self.threads == Some(0) {
+            bail!("--threads must be at least 1");
+        }
+        for p in &self.paths {
+            if !p.exists() {
+                bail!("no such file or directory: {}", p.display());
+            }
+        }
+        let mut scan = kbscan_scan::ScanOptions {
+            threads: self.threads,
+            max_depth: self.max_depth,
+            ..Default::default()
+        };
+        if let Some(b) = self.max_entry_bytes {
+            scan.limits.max_entry_bytes = b;
+        }
+        Ok(ScanConfig {
+            format: match self.format {
+                OutFormat::Table => kbscan_report::Format::Table,
+                OutFormat::Json => kbscan_report::Format::Json,
+                OutFormat::Jsonl => kbscan_report::Format::Jsonl,
+                OutFormat::Csv => kbscan_report::Format::Csv,
+            },
+            show_progress: !self.quiet && std::io::stderr().is_terminal(),
+            paths: self.paths,
+            output: self.output,
+            quiet: self.quiet,
+            scan,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,1044 @@
+//! Scanning one input: container dispatch, package assembly, cross-checks.
+
+use crate::model::*;
+use crate::walk::{self, InputFile};
+use kbscan_archive::cab::{Cabinet, FileEntry};
+use kbscan_archive::limits::Limits;
+use kbscan_archive::{sniff, Magic, NestedPath};
+use kbscan_cbs as cbs;
+use kbscan_version::Version;
+use rayon::prelude::*;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+/// How deep containers may nest (ZIP → ZIP → MSU → payload → sub-CAB is 5). Deeper
+/// nesting is not seen in real packages and is the shape of a recursion bomb.
+pub const MAX_NESTING_DEPTH: u32 = 6;
+
+/// Largest input file read from disk. Real MSUs reach ~1 GiB (Windows 10 LCUs);
+/// anything far beyond is not an update package we can hold in memory.
+pub const MAX_INPUT_BYTES: u64 = 8 << 30;
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Worker threads; `None` = one per core.
+    pub threads: Option<usize>,
+    pub limits: Limits,
+    pub max_depth: u32,
+    pub max_input_bytes: u64,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            threads: None,
+            limits: Limits::default(),
+            max_depth: MAX_NESTING_DEPTH,
+            max_input_bytes: MAX_INPUT_BYTES,
+        }
+    }
+}
+
+/// Progress reporting. Called from worker threads, hence `Sync`.
+pub trait Observer: Sync {
+    fn begin(&self, _inputs: u64, _bytes: u64) {}
+    fn input_done(&self, _path: &str, _bytes: u64) {}
+}
+
+pub struct SilentObserver;
+impl Observer for SilentObserver {}
+
+/// Fatal errors: the scan as a whole cannot run. Everything input-specific is a record.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read input path: {0}")]
+    Input(#[source] std::io::Error),
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+pub fn scan_paths(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    observer: &dyn Observer,
+) -> Result<ScanReport, ScanError> {
+    let (files, skipped) = walk::expand(paths).map_err(ScanError::Input)?;
+    observer.begin(files.len() as u64, files.iter().map(|f| f.size).sum());
+    let run = || -> Vec<Outcome> {
+        files
+            .par_iter()
+            .map(|f| {
+                let out = scan_input_guarded(f, opts);
+                observer.input_done(&f.display, f.size);
+                out
+            })
+            .collect()
+    };
+    let outcomes = match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| ScanError::Threads(e.to_string()))?
+            .install(run),
+        None => run(),
+    };
+
+    let mut report = ScanReport {
+        schema_version: SCHEMA_VERSION,
+        kbscan_version: env!("CARGO_PKG_VERSION").to_string(),
+        inputs: Vec::new(),
+        packages: Vec::new(),
+        errors: Vec::new(),
+        totals: Totals::default(),
+    };
+    let mut inputs: Vec<InputRecord> = skipped
+        .into_iter()
+        .map(|(path, reason)| InputRecord {
+            path,
+            size: 0,
+            sha256: None,
+            format: "none".into(),
+            status: InputStatus::Skipped,
+            packages: 0,
+            errors: 0,
+            ignored: vec![Ignored {
+                path: String::new(),
+                reason,
+            }],
+        })
+        .collect();
+    for o in outcomes {
+        inputs.push(o.input);
+        report.packages.extend(o.packages);
+        report.errors.extend(o.errors);
+    }
+    inputs.sort_by(|a, b| a.path.cmp(&b.path));
+    report.inputs = inputs;
+    report.totals = totals(&report);
+    Ok(report)
+}
+
+fn totals(r: &ScanReport) -> Totals {
+    let mut t = Totals {
+        inputs: r.inputs.len() as u64,
+        packages: r.packages.len() as u64,
+        errors: r.errors.len() as u64,
+        ..Totals::default()
+    };
+    for i in &r.inputs {
+        t.input_bytes += i.size;
+        match i.status {
+            InputStatus::Scanned => t.scanned += 1,
+            InputStatus::Failed => t.failed += 1,
+            InputStatus::Unsupported => t.unsupported += 1,
+            InputStatus::Skipped => t.skipped += 1,
+        }
+    }
+    for p in &r.packages {
+        t.components += p.components.len() as u64;
+        t.files += p.files.len() as u64;
+        t.pe_files += p.files.iter().filter(|f| f.kind == FileKind::Pe).count() as u64;
+    }
+    t
+}
+
+struct Outcome {
+    input: InputRecord,
+    packages: Vec<Package>,
+    errors: Vec<ErrorRecord>,
+}
+
+fn scan_input_guarded(f: &InputFile, opts: &ScanOptions) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(|| scan_input(f, opts))) {
+        Ok(o) => o,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let err = ErrorRecord {
+                path: f.display.clone(),
+                kind: "internal_panic".into(),
+                message: format!("kbscan bug: the scanner panicked on this input ({msg}); please report it with the file"),
+            };
+            Outcome {
+                input: InputRecord {
+                    path: f.display.clone(),
+                    size: f.size,
+                    sha256: None,
+                    format: "unknown".into(),
+                    status: InputStatus::Failed,
+                    packages: 0,
+                    errors: 1,
+                    ignored: Vec::new(),
+                },
+                packages: Vec::new(),
+                errors: vec![err],
+            }
+        }
+    }
+}
+
+fn scan_input(f: &InputFile, opts: &ScanOptions) -> Outcome {
+    let mut input = InputRecord {
+        path: f.display.clone(),
+        size: f.size,
+        sha256: None,
+        format: "unknown".into(),
+        status: InputStatus::Scanned,
+        packages: 0,
+        errors: 0,
+        ignored: Vec::new(),
+    };
+    let mut cx = Cx {
+        opts,
+        errors: Vec::new(),
+        packages: Vec::new(),
+        ignored: Vec::new(),
+        unsupported: false,
+        skipped: false,
+    };
+    let root = NestedPath::new(f.display.clone());
+    if f.size > opts.max_input_bytes {
+        cx.error(
+            &root,
+            "limit_input_size",
+            format!("input is {} bytes, more than the limit of {} bytes (max_input_bytes)", f.size, opts.max_input_bytes),
+        );
+    } else {
+        match std::fs::read(&f.path) {
+            Ok(bytes) => {
+                input.sha256 = Some(hex(&Sha256::digest(&bytes)));
+                input.format = format_name(sniff(&bytes)).into();
+                cx.dispatch(&bytes, &root, 0, true);
+            }
+            Err(e) => cx.error(&root, "io", format!("cannot read file: {e}")),
+        }
+    }
+    input.packages = cx.packages.len() as u32;
+    input.ignored = cx.ignored;
+    let mut errors = cx.errors;
+    for p in &cx.packages {
+        errors.extend(p.errors.iter().cloned());
+    }
+    input.errors = errors.len() as u32;
+    input.status = if !errors.is_empty() && !cx.unsupported {
+        InputStatus::Failed
+    } else if cx.unsupported {
+        InputStatus::Unsupported
+    } else if cx.skipped {
+        InputStatus::Skipped
+    } else {
+        InputStatus::Scanned
+    };
+    Outcome {
+        input,
+        packages: cx.packages,
+        errors,
+    }
+}
+
+fn format_name(m: Magic) -> &'static str {
+    match m {
+        Magic::Cab => "cab",
+        Magic::Zip => "zip",
+        Magic::Pe => "pe",
+        Magic::Wim => "wim",
+        Magic::Psf => "psf",
+        Magic::Pa30 => "pa30",
+        Magic::Dcm => "dcm",
+        Magic::Xml => "xml",
+        Magic::Unknown => "unknown",
+    }
+}
+
+/// Per-input state. Errors not tied to one package land here.
+struct Cx<'o> {
+    opts: &'o ScanOptions,
+    errors: Vec<ErrorRecord>,
+    packages: Vec<Package>,
+    ignored: Vec<Ignored>,
+    unsupported: bool,
+    skipped: bool,
+}
+
+fn err_rec(path: &NestedPath, kind: &str, message: String) -> ErrorRecord {
+    ErrorRecord {
+        path: path.to_string(),
+        kind: kind.to_string(),
+        message,
+    }
+}
+
+impl Cx<'_> {
+    fn error(&mut self, path: &NestedPath, kind: &str, message: String) {
+        self.errors.push(err_rec(path, kind, message));
+    }
+
+    /// `top` is true for a file on disk: an unknown file there is a skipped input,
+    /// inside a ZIP it is an ignored member.
+    fn dispatch(&mut self, bytes: &[u8], path: &NestedPath, depth: u32, top: bool) {
+        if depth > self.opts.max_depth {
+            self.error(
+                path,
+                "limit_nesting_depth",
+                format!("containers nest deeper than the limit of {} (max_depth)", self.opts.max_depth),
+            );
+            return;
+        }
+        match sniff(bytes) {
+            Magic::Cab => {
+                if let Some(p) = PackageBuilder::build(bytes, path, depth, self.opts) {
+                    self.packages.push(p);
+                }
+            }
+            Magic::Zip => self.zip(bytes, path, depth),
+            Magic::Pe => self.packages.push(pe_package(bytes, path)),
+            m @ (Magic::Wim | Magic::Psf) => {
+                self.unsupported = true;
+                self.error(
+                    path,
+                    "unsupported_container",
+                    format!("unsupported container: {} (recognised by signature, not decoded)", format_name(m).to_uppercase()),
+                );
+            }
+            m => {
+                let reason = format!("not an update package (signature: {})", format_name(m));
+                if top {
+                    self.skipped = true;
+                    self.ignored.push(Ignored { path: String::new(), reason });
+                } else {
+                    self.ignored.push(Ignored { path: path.to_string(), reason });
+                }
+            }
+        }
+    }
+
+    fn zip(&mut self, bytes: &[u8], path: &NestedPath, depth: u32) {
+        let limits = self.opts.limits.clone();
+        let mut members: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
+        let mut member_errors = Vec::new();
+        let res = kbscan_archive::zip::for_each_entry(bytes, &limits, &mut |name, data| {
+            if name.ends_with('/') {
+                return;
+            }
+            match data {
+                Ok(d) => members.push((name.to_string(), Ok(d.to_vec()))),
+                Err(e) => member_errors.push((name.to_string(), e.kind(), e.to_string())),
+            }
+        });
+        if let Err(e) = res {
+            self.error(path, e.kind(), format!("cannot read ZIP: {e}"));
+        }
+        for (name, kind, msg) in member_errors {
+            self.error(&path.child(&name), kind, msg);
+        }
+        for (name, data) in members {
+            let child = path.child(&name);
+            if let Some(reason) = unsafe_member_name(&name) {
+                self.error(&child, "unsafe_member_name", format!("ZIP member name rejected: {reason}"));
+                continue;
+            }
+            if let Ok(d) = data {
+                self.dispatch(&d, &child, depth + 1, false);
+            }
+        }
+    }
+}
+
+/// Names a ZIP member must not have. The scanner never writes members to disk, but a
+/// name like `../../evil.msu` in a download is a sign of a hostile archive and is
+/// reported instead of being analysed as if it were a normal package.
+fn unsafe_member_name(name: &str) -> Option<&'static str> {
+    let n = name.replace('\\', "/");
+    if n.starts_with('/') {
+        return Some("absolute path");
+    }
+    if n.len() >= 2 && n.as_bytes()[1] == b':' {
+        return Some("drive letter");
+    }
+    if n.split('/').any(|c| c == "..") {
+        return Some("path traversal ('..' component)");
+    }
+    if n.chars().any(|c| c.is_control()) {
+        return Some("control character in name");
+    }
+    None
+}
+
+fn pe_package(bytes: &[u8], path: &NestedPath) -> Package {
+    let mut b = PackageBuilder::new(bytes, path, PackageKind::Pe);
+    let name = path.last().to_string();
+    b.add_member(&name, bytes, path.clone(), None, 0, false, false);
+    b.finish()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Collects what the members of one package say, then assembles the [`Package`].
+struct PackageBuilder<'o> {
+    opts: Option<&'o ScanOptions>,
+    pkg: Package,
+    mums: Vec<(String, cbs::PackageMum)>,
+    manifests: BTreeMap<String, (String, cbs::ComponentManifest)>,
+    cix: Vec<(NestedPath, cbs::ContainerIndex, BTreeMap<String, String>)>,
+    properties: Option<cbs::PkgProperties>,
+    /// sha1 of members of IPD payloads, by lower-case name, to verify RAW targets.
+    member_sha1: BTreeMap<String, String>,
+}
+
+impl<'o> PackageBuilder<'o> {
+    fn new(bytes: &[u8], path: &NestedPath, kind: PackageKind) -> Self {
+        PackageBuilder {
+            opts: None,
+            pkg: Package {
+                source: path.to_string(),
+                kind,
+                size: bytes.len() as u64,
+                sha256: hex(&Sha256::digest(bytes)),
+                kb: None,
+                identity: None,
+                release_type: None,
+                architecture: None,
+                os_builds: BTreeMap::new(),
+                os_family: None,
+                dates: Dates::default(),
+                payloads: Vec::new(),
+                properties: None,
+                unattend: None,
+                package_manifests: Vec::new(),
+                components: Vec::new(),
+                files: Vec::new(),
+                errors: Vec::new(),
+            },
+            mums: Vec::new(),
+            manifests: BTreeMap::new(),
+            cix: Vec::new(),
+            properties: None,
+            member_sha1: BTreeMap::new(),
+        }
+    }
+
+    fn error(&mut self, path: &NestedPath, kind: &str, message: String) {
+        self.pkg.errors.push(err_rec(path, kind, message));
+    }
+
+    fn limits(&self) -> Limits {
+        self.opts.map(|o| o.limits.clone()).unwrap_or_default()
+    }
+
+    /// A cabinet on disk or in a ZIP: an MSU, a payload CAB or a plain cabinet.
+    fn build(bytes: &[u8], path: &NestedPath, depth: u32, opts: &'o ScanOptions) -> Option<Package> {
+        let limits = opts.limits.clone();
+        let cab = match Cabinet::parse(bytes, &limits) {
+            Ok(c) => c,
+            Err(e) => {
+                let mut b = PackageBuilder::new(bytes, path, PackageKind::Cabinet);
+                b.error(path, e.kind(), format!("cannot read cabinet: {e}"));
+                return Some(b.finish());
+            }
+        };
+        let names: Vec<String> = cab.files.iter().map(|f| f.name.to_ascii_lowercase()).collect();
+        let is_payload = names.iter().any(|n| is_package_manifest(n) || n == CIX_NAME);
+        let is_msu = !is_payload
+            && names.iter().any(|n| {
+                n.ends_with("-pkgproperties.txt") || (n.ends_with(".cab") && n != "wsusscan.cab")
+            });
+        let kind = if is_msu {
+            PackageKind::Msu
+        } else if is_payload {
+            PackageKind::PayloadCab
+        } else {
+            PackageKind::Cabinet
+        };
+        let mut b = PackageBuilder::new(bytes, path, kind);
+        b.opts = Some(opts);
+        if is_msu {
+            b.walk_cab(&cab, path, depth, true);
+        } else {
+            b.walk_payload(&cab, path, depth);
+        }
+        Some(b.finish())
+    }
+
+    fn walk_payload(&mut self, cab: &Cabinet<'_>, path: &NestedPath, depth: u32) {
+        let is_ipd = cab.files.iter().any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
+        let mut compression: Vec<String> = cab.folders.iter().map(|f| f.compression.to_string()).collect();
+        compression.dedup();
+        self.pkg.payloads.push(Payload {
+            path: path.to_string(),
+            compression,
+            folders: cab.folders.len() as u32,
+            entries: cab.files.len() as u32,
+            layout: if is_ipd { "ipd".into() } else { "flat".into() },
+            ipd: None,
+        });
+        self.walk_cab(cab, path, depth, false);
+        if is_ipd {
+            self.resolve_ipd(path);
+        }
+    }
+
+    /// Streams every member of `cab` once. `outer` is true for the MSU level, where
+    /// properties, the unattend file and payload cabinets live.
+    fn walk_cab(&mut self, cab: &Cabinet<'_>, path: &NestedPath, depth: u32, outer: bool) {
+        let want_sha1 = cab.files.iter().any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
+        let mut nested: Vec<(String, Vec<u8>)> = Vec::new();
+        let errors = cab.for_each_file(&mut |entry: &FileEntry, data: &[u8]| {
+            let child = path.child(&entry.name);
+            let lower = entry.name.to_ascii_lowercase();
+            let is_cab = sniff(data) == Magic::Cab;
+            if is_cab && !(outer && lower == "wsusscan.cab") {
+                // Recursed after the walk: the closure borrows `self` mutably already,
+                // and holding the bytes briefly is cheaper than decoding twice.
+                nested.push((entry.name.clone(), data.to_vec()));
+            }
+            self.add_member(&entry.name, data, child, Some(entry), depth, outer, want_sha1);
+        });
+        for (idx, e) in errors {
+            let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
+            self.error(&path.child(name), e.kind(), e.to_string());
+        }
+        for (name, data) in nested {
+            let child = path.child(&name);
+            if depth + 1 > self.opts.map(|o| o.max_depth).unwrap_or(MAX_NESTING_DEPTH) {
+                self.error(&child, "limit_nesting_depth", "cabinets nest deeper than the nesting limit (max_depth)".into());
+                continue;
+            }
+            match Cabinet::parse(&data, &self.limits()) {
+                Ok(sub) => self.walk_payload(&sub, &child, depth + 1),
+                Err(e) => self.error(&child, e.kind(), format!("cannot read nested cabinet: {e}")),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_member(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        path: NestedPath,
+        _entry: Option<&FileEntry>,
+        _depth: u32,
+        outer: bool,
+        want_sha1: bool,
+    ) {
+        let lower = name.to_ascii_lowercase();
+        let sha256 = hex(&Sha256::digest(data));
+        if want_sha1 {
+            self.member_sha1.insert(lower.clone(), hex(&Sha1::digest(data)));
+        }
+        let magic = sniff(data);
+        let (component, base) = split_component(name);
+        let mut rec = FileRecord {
+            path: path.to_string(),
+            name: base.to_string(),
+            kind: FileKind::Other,
+            component: component.map(str::to_string),
+            size: data.len() as u64,
+            sha256,
+            versions: FileVersions::default(),
+            pe: None,
+            delta: None,
+            checks: Vec::new(),
+        };
+        if let Some(key) = component.and_then(cbs::parse_component_key) {
+            rec.versions.folder = key.version;
+        }
+        if outer && lower.ends_with("-pkgproperties.txt") {
+            rec.kind = FileKind::Properties;
+            match cbs::parse_pkg_properties(data) {
+                Ok(p) => self.properties = Some(p),
+                Err(e) => self.error(&path, e.kind(), format!("cannot read package properties: {e}")),
+            }
+        } else if outer && lower.ends_with(".xml") {
+            rec.kind = FileKind::Unattend;
+            match cbs::parse_unattend(data) {
+                Ok(u) => self.pkg.unattend = Some(unattend_info(&u)),
+                Err(e) => self.error(&path, e.kind(), format!("cannot read unattend XML: {e}")),
+            }
+        } else if lower == CIX_NAME {
+            rec.kind = FileKind::ContainerIndex;
+            match cbs::parse_container_index(data) {
+                Ok(c) => {
+                    let parent = path.parent();
+                    self.cix.push((parent, c, BTreeMap::new()));
+                }
+                Err(e) => self.error(&path, e.kind(), format!("cannot read IPD container index: {e}")),
+            }
+        } else if is_package_manifest(&lower) && component.is_none() {
+            rec.kind = FileKind::PackageManifest;
+            match cbs::parse_package_mum(data) {
+                Ok(m) => self.mums.push((path.to_string(), m)),
+                Err(e) => self.error(&path, e.kind(), format!("cannot read package manifest: {e}")),
+            }
+        } else if lower.ends_with(".manifest") && component.is_none() {
+            rec.kind = FileKind::ComponentManifest;
+            let key = name[..name.len() - ".manifest".len()].to_string();
+            if let Some(k) = cbs::parse_component_key(&key) {
+                rec.versions.folder = k.version;
+            }
+            match cbs::sniff_manifest(data) {
+                cbs::ManifestEncoding::DcmCompressed => self.error(
+                    &path,
+                    "compressed_manifest",
+                    "compressed manifest (DCM delta against a base in wcp.dll): not decoded".into(),
+                ),
+                _ => match cbs::parse_component_manifest(data) {
+                    Ok(m) => {
+                        self.manifests.insert(key.to_ascii_lowercase(), (key, m));
+                    }
+                    Err(e) => self.error(&path, e.kind(), format!("cannot read component manifest: {e}")),
+                },
+            }
+        } else if lower.ends_with(".cat") {
+            rec.kind = FileKind::Catalog;
+        } else {
+            match magic {
+                Magic::Cab => rec.kind = FileKind::Cabinet,
+                Magic::Pa30 => rec.kind = FileKind::Delta,
+                Magic::Pe => {
+                    rec.kind = FileKind::Pe;
+                    match kbscan_pe::read(data) {
+                        Ok(info) => {
+                            if let Some(v) = &info.version {
+                                rec.versions.pe_file = v.file_version;
+                                rec.versions.pe_product = v.product_version;
+                                rec.versions.file_version_string = v.file_version_from_string;
+                            }
+                            rec.pe = Some(pe_facts(&info));
+                        }
+                        Err(e) => self.error(&path, e.kind(), format!("cannot read PE image: {e}")),
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.pkg.files.push(rec);
+    }
+
+    /// Intra-Package Delta: the payload's `_manifest_.cix.xml` names the real targets.
+    /// RAW targets are stored under their own names (checked by SHA-1 here); PA30/PA19
+    /// targets are numbered delta blobs, listed under their real names with what the
+    /// index says about them until the delta decoder reads their bytes.
+    fn resolve_ipd(&mut self, payload: &NestedPath) {
+        let Some(pos) = self.cix.iter().position(|(p, _, _)| p == payload) else {
+            return;
+        };
+        let (_, index, _) = self.cix.remove(pos);
+        let mut sum = IpdSummary::default();
+        for t in &index.files {
+            sum.targets += 1;
+            let Some(delta) = &t.delta else {
+                sum.other += 1;
+                continue;
+            };
+            let target_sha1 = t.hash.as_ref().map(|h| hex(h));
+            if delta.basis.is_some() {
+                sum.with_basis += 1;
+            }
+            match delta.source_type.to_ascii_uppercase().as_str() {
+                "RAW" => {
+                    sum.raw += 1;
+                    let stored = self.member_sha1.get(&delta.source_name.to_ascii_lowercase()).cloned();
+                    let target_path = payload.child(&t.name);
+                    match (stored, target_sha1) {
+                        (Some(actual), Some(expected)) if actual == expected => sum.raw_verified += 1,
+                        (Some(actual), Some(expected)) => self.error(
+                            &target_path,
+                            "ipd_hash_mismatch",
+                            format!("RAW target SHA-1 {actual} does not match the container index ({expected})"),
+                        ),
+                        (None, _) => self.error(
+                            &target_path,
+                            "ipd_missing_blob",
+                            format!("container index names blob {:?}, which the payload does not hold", delta.source_name),
+                        ),
+                        (Some(_), None) => {}
+                    }
+                }
+                kind @ ("PA30" | "PA19") => {
+                    if kind == "PA30" {
+                        sum.pa30 += 1;
+                    } else {
+                        sum.pa19 += 1;
+                    }
+                    let (component, base) = split_component(&t.name);
+                    let mut versions = FileVersions::default();
+                    if let Some(k) = component.and_then(cbs::parse_component_key) {
+                        versions.folder = k.version;
+                    }
+                    let blob_sha256 = self
+                        .pkg
+                        .files
+                        .iter()
+                        .find(|f| f.path == payload.child(&delta.source_name).to_string())
+                        .map(|f| f.sha256.clone());
+                    if blob_sha256.is_none() {
+                        self.error(
+                            &payload.child(&t.name),
+                            "ipd_missing_blob",
+                            format!("container index names blob {:?}, which the payload does not hold", delta.source_name),
+                        );
+                    }
+                    self.pkg.files.push(FileRecord {
+                        path: payload.child(&t.name).to_string(),
+                        name: base.to_string(),
+                        kind: FileKind::Delta,
+                        component: component.map(str::to_string),
+                        size: t.length.unwrap_or(0),
+                        // The target's own SHA-256 is unknown until the delta is decoded;
+                        // the blob's hash identifies what was stored.
+                        sha256: String::new(),
+                        versions,
+                        pe: None,
+                        delta: Some(DeltaInfo {
+                            format: kind.to_string(),
+                            blob: delta.source_name.clone(),
+                            target_size: t.length,
+                            target_sha1: target_sha1.clone(),
+                            basis: delta.basis.as_ref().map(|b| b.name.clone()),
+                            decoded: false,
+                        }),
+                        checks: Vec::new(),
+                    });
+                }
+                _ => sum.other += 1,
+            }
+        }
+        if let Some(p) = self.pkg.payloads.iter_mut().find(|p| p.path == payload.to_string()) {
+            p.ipd = Some(sum);
+        }
+    }
+
+    fn finish(mut self) -> Package {
+        // Package identity: the root `update.mum` when present, else the first `.mum`.
+        let root_mum = self
+            .mums
+            .iter()
+            .position(|(p, _)| p.to_ascii_lowercase().ends_with("!update.mum"))
+            .or(if self.mums.is_empty() { None } else { Some(0) });
+        if let Some(i) = root_mum {
+            let m = &self.mums[i].1;
+            self.pkg.identity = Some(identity(&m.identity));
+            self.pkg.kb = m.kb.clone();
+            self.pkg.release_type = m.release_type.clone();
+            self.pkg.architecture = m.identity.processor_architecture.clone();
+            self.pkg.dates.created = m.creation_time_stamp.clone();
+        }
+        if let Some(props) = &self.properties {
+            if self.pkg.kb.is_none() {
+                self.pkg.kb = props.kb_article().map(|k| {
+                    if k.to_ascii_uppercase().starts_with("KB") { k.to_string() } else { format!("KB{k}") }
+                });
+            }
+            if self.pkg.architecture.is_none() {
+                self.pkg.architecture = props.processor_architecture().map(str::to_string);
+            }
+            self.pkg.dates.build_date = props.build_date().map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"));
+            self.pkg.properties = Some(Properties {
+                encoding: props.encoding.to_string(),
+                entries: props.entries.iter().cloned().collect(),
+            });
+        }
+        if let Some(created) = self.pkg.dates.created.as_deref().and_then(date_part) {
+            self.pkg.dates.release = Some(created);
+            self.pkg.dates.release_source = Some("update.mum creationTimeStamp".into());
+        } else if let Some(d) = self.pkg.dates.build_date.clone() {
+            self.pkg.dates.release = Some(d);
+            self.pkg.dates.release_source = Some("pkgProperties Build Date".into());
+        }
+        self.pkg.package_manifests = self
+            .mums
+            .iter()
+            .map(|(path, m)| PackageManifestInfo {
+                path: path.clone(),
+                identity: identity(&m.identity),
+                kb: m.kb.clone(),
+                release_type: m.release_type.clone(),
+                created: m.creation_time_stamp.clone(),
+                updates: m
+                    .updates
+                    .iter()
+                    .map(|u| UpdateInfo {
+                        name: u.name.clone(),
+                        branch: u.branch.clone(),
+                        components: u.components.iter().map(identity).collect(),
+                        packages: u.packages.iter().map(identity).collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        self.assemble_components();
+        self.pkg
+    }
+
+    /// Components come from three places that must agree: manifests (full identity),
+    /// component folders and IPD target names (keys), and `update` entries in `.mum`
+    /// files (identity and branch). Keyed by lower-case component key.
+    fn assemble_components(&mut self) {
+        // Branch per (lower-case name, version) from the package manifests.
+        let mut branch: BTreeMap<(String, Option<Version>), String> = BTreeMap::new();
+        for (_, m) in &self.mums {
+            for u in &m.updates {
+                if let Some(b) = &u.branch {
+                    for c in &u.components {
+                        branch.entry((c.name.to_ascii_lowercase(), c.version)).or_insert_with(|| b.clone());
+                    }
+                }
+            }
+        }
+        let mut comps: BTreeMap<String, Component> = BTreeMap::new();
+        for (lkey, (key, m)) in &self.manifests {
+            let parsed = cbs::parse_component_key(key);
+            let id = &m.identity;
+            comps.insert(
+                lkey.clone(),
+                Component {
+                    key: key.clone(),
+                    name: id.name.clone(),
+                    version: id.version.or(parsed.as_ref().and_then(|k| k.version)),
+                    architecture: id.processor_architecture.clone().or(parsed.as_ref().map(|k| k.arch.clone())),
+                    culture: id.language.clone(),
+                    public_key_token: id.public_key_token.clone(),
+                    branch: branch.get(&(id.name.to_ascii_lowercase(), id.version)).cloned(),
+                    manifest: Some(format!("{key}.manifest")),
+                    files: 0,
+                    missing_files: Vec::new(),
+                },
+            );
+        }
+        for f in &self.pkg.files {
+            let Some(key) = &f.component else { continue };
+            let entry = comps.entry(key.to_ascii_lowercase()).or_insert_with(|| {
+                let parsed = cbs::parse_component_key(key);
+                Component {
+                    key: key.clone(),
+                    name: parsed.as_ref().map(|k| k.name.clone()).unwrap_or_else(|| key.clone()),
+                    version: parsed.as_ref().and_then(|k| k.version),
+                    architecture: parsed.as_ref().map(|k| k.arch.clone()),
+                    culture: parsed.as_ref().map(|k| k.culture.clone()),
+                    public_key_token: parsed.as_ref().map(|k| k.public_key_token.clone()),
+                    branch: None,
+                    manifest: None,
+                    files: 0,
+                    missing_files: Vec::new(),
+                }
+            });
+            entry.files += 1;
+        }
+
+        // Per-file cross-checks against the component's manifest.
+        let mut present: BTreeSet<(String, String)> = BTreeSet::new();
+        for f in &mut self.pkg.files {
+            let Some(key) = &f.component else { continue };
+            let lkey = key.to_ascii_lowercase();
+            present.insert((lkey.clone(), f.name.to_ascii_lowercase()));
+            let comp = comps.get(&lkey);
+            f.versions.component = comp.and_then(|c| c.version);
+            if let Some((_, m)) = self.manifests.get(&lkey) {
+                if let Some(mf) = m.files.iter().find(|mf| mf.name.eq_ignore_ascii_case(&f.name)) {
+                    if let (Some(cbs::DigestAlg::Sha256), Some(d)) = (&mf.digest_method, &mf.digest) {
+                        if !f.sha256.is_empty() {
+                            push_check(&mut f.checks, "manifest_digest_sha256", Some(hex(d)), Some(f.sha256.clone()));
+                        }
+                    }
+                }
+            }
+            let v = f.versions.clone();
+            if f.kind == FileKind::Pe {
+                if let (Some(c), Some(p)) = (v.component, v.pe_file) {
+                    push_check(&mut f.checks, "pe_file_version_vs_component", Some(c.to_string()), Some(p.to_string()));
+                }
+            }
+            if let (Some(c), Some(fo)) = (v.component, v.folder) {
+                push_check(&mut f.checks, "component_version_vs_folder", Some(c.to_string()), Some(fo.to_string()));
+            }
+        }
+        for f in &mut self.pkg.files {
+            if f.kind != FileKind::Pe {
+                continue;
+            }
+            let v = &f.versions;
+            if let (Some(p), Some(s)) = (v.pe_file, v.file_version_string) {
+                push_check(&mut f.checks, "pe_file_version_vs_string", Some(p.to_string()), Some(s.to_string()));
+            }
+        }
+        for f in &self.pkg.files {
+            for c in &f.checks {
+                if c.outcome == CheckOutcome::Mismatch && c.check == "manifest_digest_sha256" {
+                    self.pkg.errors.push(ErrorRecord {
+                        path: f.path.clone(),
+                        kind: "digest_mismatch".into(),
+                        message: format!(
+                            "SHA-256 {} does not match the manifest digest {}",
+                            c.actual.as_deref().unwrap_or("?"),
+                            c.expected.as_deref().unwrap_or("?")
+                        ),
+                    });
+                }
+            }
+        }
+        for (lkey, (_, m)) in &self.manifests {
+            if let Some(c) = comps.get_mut(lkey) {
+                for mf in &m.files {
+                    if !present.contains(&(lkey.clone(), mf.name.to_ascii_lowercase())) {
+                        c.missing_files.push(mf.name.clone());
+                    }
+                }
+            }
+        }
+
+        let mut builds: BTreeMap<String, BTreeSet<kbscan_version::OsBuild>> = BTreeMap::new();
+        for c in comps.values() {
+            if let Some(v) = c.version {
+                let arch = c.architecture.clone().unwrap_or_else(|| "unknown".into());
+                builds.entry(arch).or_default().insert(v.os_build());
+            }
+        }
+        self.pkg.os_family = builds
+            .values()
+            .flatten()
+            .next_back()
+            .and_then(|b| os_family(b.major, b.minor))
+            .map(str::to_string);
+        self.pkg.os_builds = builds.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
+        self.pkg.components = comps.into_values().collect();
+    }
+}
+
+const CIX_NAME: &str = "_manifest_.cix.xml";
+
+fn is_package_manifest(lower_name: &str) -> bool {
+    lower_name.ends_with(".mum")
+}
+
+/// `amd64_..._none_0123456789abcdef\ntoskrnl.exe` → (Some(key), "ntoskrnl.exe").
+fn split_component(name: &str) -> (Option<&str>, &str) {
+    match name.rfind(['\\', '/']) {
+        Some(i) => {
+            let dir = &name[..i];
+            let dir = dir.split(['\\', '/']).next().unwrap_or(dir);
+            (Some(dir).filter(|d| !d.is_empty()), &name[i + 1..])
+        }
+        None => (None, name),
+    }
+}
+
+fn push_check(checks: &mut Vec<Check>, name: &str, expected: Option<String>, actual: Option<String>) {
+    let outcome = if expected == actual { CheckOutcome::Ok } else { CheckOutcome::Mismatch };
+    checks.push(Check {
+        check: name.into(),
+        outcome,
+        expected: if outcome == CheckOutcome::Mismatch { expected } else { None },
+        actual: if outcome == CheckOutcome::Mismatch { actual } else { None },
+    });
+}
+
+/// `2019-03-20T17:00:00Z` → `2019-03-20`, only when it looks like a date.
+fn date_part(ts: &str) -> Option<String> {
+    let d = ts.get(..10)?;
+    let b = d.as_bytes();
+    let ok = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    ok.then(|| d.to_string())
+}
+
+fn os_family(major: u16, minor: u16) -> Option<&'static str> {
+    Some(match (major, minor) {
+        (5, 1) => "Windows XP",
+        (5, 2) => "Windows Server 2003 / XP x64",
+        (6, 0) => "Windows Vista / Server 2008",
+        (6, 1) => "Windows 7 / Server 2008 R2",
+        (6, 2) => "Windows 8 / Server 2012",
+        (6, 3) => "Windows 8.1 / Server 2012 R2",
+        (10, 0) => "Windows 10 / 11 / Server 2016+",
+        _ => return None,
+    })
+}
+
+fn identity(a: &cbs::AssemblyIdentity) -> Identity {
+    Identity {
+        name: a.name.clone(),
+        version: a.version_raw.clone().or(a.version.map(|v| v.to_string())),
+        processor_architecture: a.processor_architecture.clone(),
+        language: a.language.clone(),
+        public_key_token: a.public_key_token.clone(),
+    }
+}
+
+fn unattend_info(u: &cbs::Unattend) -> UnattendInfo {
+    UnattendInfo {
+        packages: u
+            .packages
+            .iter()
+            .map(|p| UnattendPackageInfo {
+                action: p.action.clone(),
+                identity: p.identity.as_ref().map(identity),
+                source_location: p.source_location.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn pe_facts(info: &kbscan_pe::PeInfo) -> PeFacts {
+    let v = info.version.as_ref();
+    PeFacts {
+        machine: info.machine_name.clone(),
+        image: format!("{:?}", info.kind).to_ascii_lowercase(),
+        is_64: info.is_64,
+        timestamp: info.timestamp,
+        has_version_resource: v.is_some(),
+        strings: v.map(|v| v.strings.clone()).unwrap_or_default(),
+        file_version_string: v.and_then(|v| v.file_version_string.clone()),
+        product_version_string: v.and_then(|v| v.product_version_string.clone()),
+        original_filename: v.and_then(|v| v.original_filename.clone()),
+        company_name: v.and_then(|v| v.company_name.clone()),
+        branch_tag: v.and_then(|v| v.branch_tag.clone()),
+        anomalies: info.anomalies.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_split() {
+        assert_eq!(
+            split_component("amd64_microsoft-windows-os-kernel_31bf3856ad364e35_6.0.6003.20489_none_0123456789abcdef\\ntoskrnl.exe"),
+            (Some("amd64_microsoft-windows-os-kernel_31bf3856ad364e35_6.0.6003.20489_none_0123456789abcdef"), "ntoskrnl.exe")
+        );
+        assert_eq!(split_component("update.mum"), (None, "update.mum"));
+        assert_eq!(split_component("a/b/c.dll"), (Some("a"), "c.dll"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_part("2019-03-20T17:00:00Z").as_deref(), Some("2019-03-20"));
+        assert_eq!(date_part("20190320"), None);
+        assert_eq!(date_part("2019/03/20"), None);
+    }
+
+    #[test]
+    fn hostile_zip_names() {
+        assert!(unsafe_member_name("../../evil.msu").is_some());
+        assert!(unsafe_member_name("a\\..\\b.msu").is_some());
+        assert!(unsafe_member_name("/etc/x").is_some());
+        assert!(unsafe_member_name("C:x.msu").is_some());
+        assert!(unsafe_member_name("2019-04/Windows6.0-KB4493471-x64.msu").is_none());
+    }
+}

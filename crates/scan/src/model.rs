@@ -1,0 +1,315 @@
+//! The scan result: what kbscan found in a corpus, as plain serialisable data.
+//!
+//! Invariants every consumer relies on:
+//! - every collection is in a deterministic order (inputs by path, packages in input
+//!   order then nested order, files in container order, maps are `BTreeMap`);
+//! - nothing here depends on timing, thread count or the machine (no absolute times,
+//!   no durations), so the JSON is byte-identical across `-j` values;
+//! - every error also appears in [`ScanReport::errors`], so a report that lists those
+//!   lists every failure.
+
+use kbscan_version::{OsBuild, Version};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Bump when a field changes meaning or disappears; adding fields does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub schema_version: u32,
+    pub kbscan_version: String,
+    pub inputs: Vec<InputRecord>,
+    pub packages: Vec<Package>,
+    pub errors: Vec<ErrorRecord>,
+    pub totals: Totals,
+}
+
+/// One file found on disk under the paths the user gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputRecord {
+    pub path: String,
+    pub size: u64,
+    pub sha256: Option<String>,
+    /// What the signature says it is: `cab` (MSU and CAB alike), `zip`, `pe`, `wim`, ...
+    pub format: String,
+    pub status: InputStatus,
+    /// Number of packages found in this input (a ZIP can hold several).
+    pub packages: u32,
+    pub errors: u32,
+    /// Members of a ZIP that are not packages (a readme, a checksum file), with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<Ignored>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputStatus {
+    /// Read completely, no error.
+    Scanned,
+    /// At least one error: the input could not be read, or parts of it could not.
+    Failed,
+    /// A container kbscan recognises but does not decode (WIM, PSF).
+    Unsupported,
+    /// Not an update container at all (unknown signature); counted, not analysed.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ignored {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub inputs: u64,
+    pub scanned: u64,
+    pub failed: u64,
+    pub unsupported: u64,
+    pub skipped: u64,
+    pub packages: u64,
+    pub components: u64,
+    pub files: u64,
+    pub pe_files: u64,
+    pub errors: u64,
+    /// Bytes of input files read from disk.
+    pub input_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorRecord {
+    /// Nested path: `batch.zip!x.msu!x.cab!component\file.dll`.
+    pub path: String,
+    /// Stable snake_case name of the error kind (tests and CI gates match on it).
+    pub kind: String,
+    pub message: String,
+}
+
+/// How a package was delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageKind {
+    /// An `.msu`: outer cabinet with payload CAB, properties, unattend XML.
+    Msu,
+    /// A payload cabinet on its own (holds `update.mum`).
+    PayloadCab,
+    /// A cabinet that is not a CBS package (no `update.mum`): its members are listed.
+    Cabinet,
+    /// A bare PE image given as input.
+    Pe,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Package {
+    pub source: String,
+    pub kind: PackageKind,
+    pub size: u64,
+    pub sha256: String,
+    pub kb: Option<String>,
+    pub identity: Option<Identity>,
+    pub release_type: Option<String>,
+    pub architecture: Option<String>,
+    /// OS builds (`major.minor.build`) its component versions carry, per architecture.
+    pub os_builds: BTreeMap<String, Vec<OsBuild>>,
+    pub os_family: Option<String>,
+    pub dates: Dates,
+    /// Payload cabinets read, in order, with their compression and layout.
+    pub payloads: Vec<Payload>,
+    /// The MSU's `*-pkgProperties.txt`, keys as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Properties>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unattend: Option<UnattendInfo>,
+    /// `update.mum` and every `Package_*.mum`, in container order.
+    pub package_manifests: Vec<PackageManifestInfo>,
+    pub components: Vec<Component>,
+    pub files: Vec<FileRecord>,
+    pub errors: Vec<ErrorRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Identity {
+    pub name: String,
+    pub version: Option<String>,
+    pub processor_architecture: Option<String>,
+    pub language: Option<String>,
+    pub public_key_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Dates {
+    /// `update.mum` `creationTimeStamp`, as written.
+    pub created: Option<String>,
+    /// `pkgProperties` `Build Date`, as `yyyy-mm-dd`.
+    pub build_date: Option<String>,
+    /// The date used to order packages (`yyyy-mm-dd`) and where it came from.
+    pub release: Option<String>,
+    pub release_source: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Payload {
+    pub path: String,
+    pub compression: Vec<String>,
+    pub folders: u32,
+    pub entries: u32,
+    /// `flat` (files in component folders) or `ipd` (Intra-Package Delta container).
+    pub layout: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipd: Option<IpdSummary>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IpdSummary {
+    pub targets: u32,
+    pub raw: u32,
+    pub raw_verified: u32,
+    pub pa30: u32,
+    pub pa19: u32,
+    pub other: u32,
+    pub with_basis: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Properties {
+    pub encoding: String,
+    pub entries: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnattendInfo {
+    pub packages: Vec<UnattendPackageInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnattendPackageInfo {
+    pub action: Option<String>,
+    pub identity: Option<Identity>,
+    pub source_location: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageManifestInfo {
+    pub path: String,
+    pub identity: Identity,
+    pub kb: Option<String>,
+    pub release_type: Option<String>,
+    pub created: Option<String>,
+    pub updates: Vec<UpdateInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateInfo {
+    pub name: String,
+    pub branch: Option<String>,
+    pub components: Vec<Identity>,
+    pub packages: Vec<Identity>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Component {
+    /// The component key as found (folder or manifest name), may be abbreviated with `..`.
+    pub key: String,
+    pub name: String,
+    pub version: Option<Version>,
+    pub architecture: Option<String>,
+    pub culture: Option<String>,
+    pub public_key_token: Option<String>,
+    /// GDR / LDR branch from the `update` entry that lists the component, when one does.
+    pub branch: Option<String>,
+    pub manifest: Option<String>,
+    pub files: u32,
+    /// Files the manifest names that the payload does not carry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    Pe,
+    ComponentManifest,
+    PackageManifest,
+    Catalog,
+    ContainerIndex,
+    Properties,
+    Unattend,
+    Cabinet,
+    Delta,
+    Other,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub name: String,
+    pub kind: FileKind,
+    pub component: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    pub versions: FileVersions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pe: Option<PeFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<DeltaInfo>,
+    /// Cross-check outcomes; mismatches carry both values.
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileVersions {
+    /// Version of the component (manifest identity) the file belongs to.
+    pub component: Option<Version>,
+    /// Version in the component folder name.
+    pub folder: Option<Version>,
+    pub pe_file: Option<Version>,
+    pub pe_product: Option<Version>,
+    /// Version parsed from the `FileVersion` string.
+    pub file_version_string: Option<Version>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeFacts {
+    pub machine: String,
+    pub image: String,
+    pub is_64: bool,
+    pub timestamp: u32,
+    pub has_version_resource: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub strings: BTreeMap<String, String>,
+    pub file_version_string: Option<String>,
+    pub product_version_string: Option<String>,
+    pub original_filename: Option<String>,
+    pub company_name: Option<String>,
+    pub branch_tag: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaInfo {
+    pub format: String,
+    pub blob: String,
+    pub target_size: Option<u64>,
+    pub target_sha1: Option<String>,
+    pub basis: Option<String>,
+    pub decoded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub check: String,
+    pub outcome: CheckOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckOutcome {
+    Ok,
+    Mismatch,
+}
