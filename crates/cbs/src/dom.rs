@@ -12,18 +12,21 @@ use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::{NsReader, XmlVersion};
+use std::collections::HashSet;
+use std::rc::Rc;
 
 /// An attribute in no namespace (unprefixed) has `ns == None`.
 #[derive(Debug)]
 pub(crate) struct Attr {
-    pub ns: Option<String>,
+    pub ns: Option<Rc<str>>,
     pub local: String,
     pub value: String,
 }
 
 #[derive(Debug)]
 pub(crate) struct Element {
-    pub ns: Option<String>,
+    /// Interned: a long URI declared once must not be copied into every element.
+    pub ns: Option<Rc<str>>,
     pub local: String,
     pub attrs: Vec<Attr>,
     pub children: Vec<Element>,
@@ -83,6 +86,10 @@ struct Builder<'t> {
     stack: Vec<Element>,
     root: Option<Element>,
     elements: usize,
+    attributes: usize,
+    /// Offset where the event being handled starts (for our own error positions).
+    event_start: u64,
+    namespaces: HashSet<Rc<str>>,
 }
 
 impl<'t> Builder<'t> {
@@ -95,17 +102,11 @@ impl<'t> Builder<'t> {
     }
 
     fn here(&self, reason: impl Into<String>) -> CbsError {
-        self.ill(self.reader.buffer_position(), reason)
+        self.ill(self.event_start, reason)
     }
 
     fn quick_err(&self, err: quick_xml::Error) -> CbsError {
-        let position = self.reader.error_position();
-        let position = if position == 0 {
-            self.reader.buffer_position()
-        } else {
-            position
-        };
-        self.ill(position, err.to_string())
+        self.ill(self.reader.error_position(), err.to_string())
     }
 
     fn open(&mut self, start: &BytesStart<'_>) -> Result<Element, CbsError> {
@@ -115,7 +116,7 @@ impl<'t> Builder<'t> {
         if self.stack.len() >= limits::MAX_DEPTH {
             return Err(CbsError::TooDeep {
                 limit: limits::MAX_DEPTH,
-                position: self.reader.buffer_position(),
+                position: self.event_start,
             });
         }
         self.elements += 1;
@@ -128,14 +129,29 @@ impl<'t> Builder<'t> {
         }
         let (ns, local) = {
             let (res, local) = self.reader.resolver().resolve_element(start.name());
-            (resolved(res), local.as_ref().to_owned())
+            (intern(&mut self.namespaces, res), local.as_ref().to_owned())
         };
         let ns = ns.map_err(|p| self.here(format!("unbound namespace prefix {p:?}")))?;
         let mut attrs = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|e| self.here(format!("bad attribute: {e}")))?;
             if attr.key.as_namespace_binding().is_some() {
+                if attr.value.len() > limits::MAX_NAMESPACE_URI_LEN {
+                    return Err(CbsError::TooLarge {
+                        what: "namespace URI",
+                        limit: limits::MAX_NAMESPACE_URI_LEN,
+                        value: attr.value.len(),
+                    });
+                }
                 continue;
+            }
+            self.attributes += 1;
+            if self.attributes > limits::MAX_TOTAL_ATTRIBUTES {
+                return Err(CbsError::TooLarge {
+                    what: "total attribute count",
+                    limit: limits::MAX_TOTAL_ATTRIBUTES,
+                    value: self.attributes,
+                });
             }
             if attrs.len() >= limits::MAX_ATTRIBUTES {
                 return Err(CbsError::TooLarge {
@@ -152,8 +168,8 @@ impl<'t> Builder<'t> {
                 });
             }
             let (res, local) = self.reader.resolver().resolve_attribute(attr.key);
-            let ans =
-                resolved(res).map_err(|p| self.here(format!("unbound namespace prefix {p:?}")))?;
+            let ans = intern(&mut self.namespaces, res)
+                .map_err(|p| self.here(format!("unbound namespace prefix {p:?}")))?;
             let local = local.as_ref().to_owned();
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
@@ -223,6 +239,7 @@ impl<'t> Builder<'t> {
             config.expand_empty_elements = false;
         }
         loop {
+            self.event_start = self.reader.buffer_position();
             let event = match self.reader.read_event() {
                 Ok(ev) => ev,
                 Err(e) => return Err(self.quick_err(e)),
@@ -266,6 +283,9 @@ impl<'t> Builder<'t> {
                 Event::DocType(_) => {
                     return Err(self.here("DOCTYPE is not allowed in CBS documents"))
                 }
+                Event::Decl(_) if self.event_start != 0 => {
+                    return Err(self.here("XML declaration not at the start of the document"))
+                }
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
                 Event::Eof => break,
             }
@@ -281,23 +301,45 @@ impl<'t> Builder<'t> {
     }
 }
 
-/// `Ok(None)` for no namespace, `Err(prefix)` for an unbound prefix.
-fn resolved(res: ResolveResult<'_>) -> Result<Option<String>, String> {
-    match res {
-        ResolveResult::Bound(ns) => Ok(Some(ns.into_inner().to_owned())),
-        ResolveResult::Unbound => Ok(None),
-        ResolveResult::Unknown(p) => Err(p),
+/// Interns a resolved namespace: `Ok(None)` for no namespace, `Err(prefix)` for an
+/// unbound prefix. Never copies a URI that was seen before.
+fn intern(
+    namespaces: &mut HashSet<Rc<str>>,
+    res: ResolveResult<'_>,
+) -> Result<Option<Rc<str>>, String> {
+    let uri = match res {
+        ResolveResult::Bound(ns) => ns.into_inner(),
+        ResolveResult::Unbound => return Ok(None),
+        ResolveResult::Unknown(p) => return Err(p),
+    };
+    if let Some(known) = namespaces.get(uri) {
+        return Ok(Some(Rc::clone(known)));
     }
+    let rc: Rc<str> = Rc::from(uri);
+    namespaces.insert(Rc::clone(&rc));
+    Ok(Some(rc))
 }
 
 /// Parses a whole document (already decoded to UTF-8) into a tree.
 pub(crate) fn parse(text: &str) -> Result<Element, CbsError> {
+    // NUL is never legal in XML 1.0 and quick-xml does not check characters.
+    if let Some(at) = text.find('\0') {
+        let position = at as u64;
+        return Err(CbsError::NotWellFormed {
+            position,
+            line: line_of(text, position),
+            reason: "NUL character".into(),
+        });
+    }
     Builder {
         text,
         reader: NsReader::from_str(text),
         stack: Vec::new(),
         root: None,
         elements: 0,
+        attributes: 0,
+        event_start: 0,
+        namespaces: HashSet::new(),
     }
     .run()
 }

@@ -40,3 +40,16 @@ pub(crate) fn serialize_opt<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<
         None => s.serialize_none(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn round_trip_and_rejects() {
+        assert_eq!(super::encode(&[0x00, 0xAB, 0xFF]), "00abff");
+        assert_eq!(super::decode(" 00AbfF "), Some(vec![0x00, 0xAB, 0xFF]));
+        assert_eq!(super::decode(""), None);
+        assert_eq!(super::decode("abc"), None);
+        assert_eq!(super::decode("zz"), None);
+        assert_eq!(super::decode("é0"), None);
+    }
+}

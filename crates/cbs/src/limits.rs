@@ -29,3 +29,11 @@ pub const MAX_PKG_PROPERTIES_ENTRIES: usize = 4096;
 
 /// Longest component key accepted by [`parse_component_key`](crate::parse_component_key).
 pub const MAX_COMPONENT_KEY_LEN: usize = 1024;
+
+/// Longest namespace URI accepted in an `xmlns` declaration. Real ones are < 64 bytes;
+/// every element's namespace is hashed when it is interned, so this bounds that cost.
+pub const MAX_NAMESPACE_URI_LEN: usize = 1024;
+
+/// Most attributes accepted in one document (all elements together). Bounds the tree's
+/// memory: a real `_manifest_.cix.xml` with 222 files has about 2,700.
+pub const MAX_TOTAL_ATTRIBUTES: usize = 500_000;

@@ -151,3 +151,28 @@ pub fn parse_package_mum(bytes: &[u8]) -> Result<PackageMum, CbsError> {
     mum.anomalies = anomalies;
     Ok(mum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{branch_of, normalise_kb};
+
+    #[test]
+    fn branch_suffixes() {
+        assert_eq!(branch_of("4489880-12_neutral_LDR").as_deref(), Some("LDR"));
+        assert_eq!(
+            branch_of("2999226-13_neutral_PACKAGE").as_deref(),
+            Some("PACKAGE")
+        );
+        assert_eq!(branch_of("nounderscore"), None);
+        assert_eq!(branch_of("trailing_"), None);
+    }
+
+    #[test]
+    fn kb_numbers() {
+        assert_eq!(normalise_kb("KB4489880").as_deref(), Some("KB4489880"));
+        assert_eq!(normalise_kb("Kb2999226_BF").as_deref(), Some("KB2999226"));
+        assert_eq!(normalise_kb("968211").as_deref(), Some("KB968211"));
+        assert_eq!(normalise_kb("KB"), None);
+        assert_eq!(normalise_kb("é"), None);
+    }
+}

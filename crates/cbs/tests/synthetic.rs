@@ -552,6 +552,12 @@ fn other_well_formedness_violations() {
     not_well_formed(
         b"<assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\"><!-- a -- b --></assembly>",
     );
+    let (pos, r) =
+        not_well_formed(b"<assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\">\0</assembly>");
+    assert_eq!((pos, r.as_str()), (51, "NUL character"));
+    let (pos, r) = not_well_formed(b"\n<?xml version=\"1.0\"?><assembly/>");
+    assert!(r.contains("declaration"), "{r}");
+    assert_eq!(pos, 1);
 }
 
 #[test]
@@ -664,6 +670,23 @@ fn size_limits() {
         }
     ));
 
+    let per = 100;
+    let el: String = format!(
+        "<x{}/>",
+        (0..per).map(|i| format!(" a{i}=''")).collect::<String>()
+    );
+    let mut xml = String::from(r#"<assembly xmlns="urn:schemas-microsoft-com:asm.v3">"#);
+    xml.push_str(&el.repeat(limits::MAX_TOTAL_ATTRIBUTES / per + 1));
+    xml.push_str("</assembly>");
+    assert!(xml.len() < limits::MAX_XML_BYTES);
+    assert!(matches!(
+        err_kind(parse_package_mum(xml.as_bytes())),
+        CbsError::TooLarge {
+            what: "total attribute count",
+            ..
+        }
+    ));
+
     let props = "k=\"v\"\n".repeat(limits::MAX_PKG_PROPERTIES_ENTRIES + 1);
     assert_eq!(
         err_kind(parse_pkg_properties(props.as_bytes())).kind(),
@@ -727,5 +750,115 @@ fn no_panics_on_truncations_and_byte_flips() {
             parse_package_mum(&b[..end]).is_err(),
             "accepted a prefix of {end} bytes"
         );
+    }
+}
+
+/// Regression: every element used to hold its own copy of its namespace URI, so one
+/// 30 KiB URI declared on the root and inherited by 99,999 children cost ~3 GB; after
+/// interning, hashing that URI per element still cost seconds. URIs are now interned
+/// and limited to `MAX_NAMESPACE_URI_LEN`.
+#[test]
+fn long_namespace_uris_are_bounded_and_not_copied_per_element() {
+    let many = |uri: &str| {
+        let mut xml = format!(r#"<assembly xmlns="{uri}">"#);
+        xml.push_str(&"<x/>".repeat(limits::MAX_ELEMENTS - 1));
+        xml.push_str("</assembly>");
+        xml
+    };
+    let at_limit = format!("urn:{}", "n".repeat(limits::MAX_NAMESPACE_URI_LEN - 4));
+    let e = err_kind(parse_package_mum(many(&at_limit).as_bytes()));
+    assert_eq!(e.kind(), "xml_wrong_root");
+    let over = format!("{at_limit}n");
+    let e = err_kind(parse_package_mum(many(&over).as_bytes()));
+    assert_eq!(
+        e,
+        CbsError::TooLarge {
+            what: "namespace URI",
+            limit: limits::MAX_NAMESPACE_URI_LEN,
+            value: limits::MAX_NAMESPACE_URI_LEN + 1
+        }
+    );
+}
+
+#[test]
+fn own_errors_point_at_the_offending_markup() {
+    let ok = r#"<assembly xmlns="urn:schemas-microsoft-com:asm.v3"/>"#;
+    let (pos, _) = not_well_formed(format!("{ok}\n<second/>").as_bytes());
+    assert_eq!(pos as usize, ok.len() + 1);
+    let (pos, _) = not_well_formed(format!("{ok}\njunk").as_bytes());
+    assert_eq!(pos as usize, ok.len());
+    let deep = format!("<a>{}", "<b>".repeat(100));
+    match err_kind(parse_package_mum(deep.as_bytes())) {
+        CbsError::TooDeep { limit, position } => {
+            assert_eq!(limit, limits::MAX_DEPTH);
+            assert_eq!(position as usize, 3 + 3 * (limits::MAX_DEPTH - 1));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A tiny deterministic generator of XML-ish garbage: no input may panic.
+#[test]
+fn no_panics_on_generated_garbage() {
+    const TOKENS: &[&str] = &[
+        "<",
+        ">",
+        "/",
+        "</",
+        "/>",
+        "=",
+        "\"",
+        "'",
+        "&",
+        ";",
+        "&amp;",
+        "&#x0;",
+        "&#1114112;",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "]]>",
+        "<?",
+        "?>",
+        "<!DOCTYPE",
+        "xmlns",
+        "xmlns:a",
+        "a:",
+        ":",
+        " ",
+        "\n",
+        "assembly",
+        "assemblyIdentity",
+        "file",
+        "hash",
+        "Container",
+        "Files",
+        "File",
+        "urn:schemas-microsoft-com:asm.v3",
+        "urn:ContainerIndex",
+        "\u{feff}",
+        "\u{0}",
+        "é",
+        "\u{fffd}",
+    ];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let n = (next() % 40) as usize;
+        let mut doc = String::new();
+        for _ in 0..n {
+            doc.push_str(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+        }
+        let b = doc.as_bytes();
+        let _ = parse_package_mum(b);
+        let _ = parse_component_manifest(b);
+        let _ = parse_container_index(b);
+        let _ = parse_unattend(b);
+        let _ = parse_pkg_properties(b);
     }
 }
