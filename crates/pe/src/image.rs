@@ -205,7 +205,14 @@ impl Image {
     /// wins (the loader would reject overlapping sections; we only need to read).
     pub fn map_rva(&self, rva: u32, file_len: usize) -> Result<Mapped, Unmapped> {
         for s in &self.sections {
-            let span = s.virtual_size.max(s.raw_size);
+            // The loader maps VirtualSize bytes (raw data beyond it is ignored); only a
+            // zero VirtualSize falls back to the raw size. Using max() here would let a
+            // bogus raw size swallow the RVAs of the sections after it.
+            let span = if s.virtual_size != 0 {
+                s.virtual_size
+            } else {
+                s.raw_size
+            };
             let Some(delta) = rva.checked_sub(s.virtual_address) else {
                 continue;
             };
