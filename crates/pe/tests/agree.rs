@@ -14,6 +14,8 @@ fn v(a: [u16; 4]) -> Version {
 
 struct Pelite {
     machine: u16,
+    /// CheckSum field as stored, and as pelite recomputes it from the bytes.
+    check_sum: (u32, u32),
     file_version: [u16; 4],
     product_version: [u16; 4],
     strings: BTreeMap<String, String>,
@@ -22,6 +24,11 @@ struct Pelite {
 fn read_with_pelite(bytes: &[u8]) -> Pelite {
     let file = pelite::PeFile::from_bytes(bytes).expect("pelite parses the image");
     let machine = file.file_header().Machine;
+    let stored = match file.optional_header() {
+        pelite::Wrap::T32(h) => h.CheckSum,
+        pelite::Wrap::T64(h) => h.CheckSum,
+    };
+    let check_sum = (stored, file.headers().check_sum());
     let vi = file
         .resources()
         .expect("pelite finds resources")
@@ -41,6 +48,7 @@ fn read_with_pelite(bytes: &[u8]) -> Pelite {
     });
     Pelite {
         machine,
+        check_sum,
         file_version: q(fixed.dwFileVersion),
         product_version: q(fixed.dwProductVersion),
         strings,
@@ -96,6 +104,7 @@ fn check(spec: &PeSpec) {
     assert_eq!(p.file_version, want.file_version);
     assert_eq!(p.product_version, want.product_version);
     assert_eq!(p.strings, want_strings);
+    assert_eq!(p.check_sum.0, p.check_sum.1, "image checksum");
 
     // A strict full parse by goblin must accept the fixture too: the writer's headers
     // (alignments, SizeOfImage, directories) are consistent, not just good enough for us.
@@ -203,4 +212,18 @@ fn writer_is_deterministic_and_sized() {
         big.len()
     );
     assert_eq!(big.len() % 0x200, 0, "file is FileAlignment-padded");
+}
+
+#[test]
+fn serialized_shape() {
+    let info = kbscan_pe::read(&build_pe(&base_spec())).unwrap();
+    let j = serde_json::to_value(&info).unwrap();
+    assert_eq!(j["kind"], "sys");
+    assert_eq!(j["machine_name"], "x64");
+    assert_eq!(j["machine"], 0x8664);
+    assert_eq!(j["version"]["file_version"], "6.0.6003.20489");
+    assert_eq!(j["version"]["branch_tag"], BRANCH_2019_04);
+    assert_eq!(j["version"]["string_table"], "040904B0");
+    assert_eq!(j["version"]["strings"]["OriginalFilename"], "tcpip.sys");
+    assert_eq!(j["anomalies"], serde_json::json!([]));
 }
