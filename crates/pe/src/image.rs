@@ -156,6 +156,7 @@ impl Image {
         // The section table is read here rather than by goblin: goblin resolves COFF
         // long names (`/nnn`, `//base64`) and fails the whole parse when one is
         // malformed, and images never need those names.
+        // Cannot overflow: the optional header was just found inside `bytes`.
         let table_off = opt_off + usize::from(size_of_optional);
         let mut c = Cursor::at(bytes, table_off);
         let mut sections = Vec::with_capacity(usize::from(n_sections));

@@ -182,7 +182,7 @@ fn read_version(
     let entries =
         rsrc::version_entries(rsrc, anomalies).map_err(|e| PeError::ResourceDirectory {
             reason: e.reason,
-            offset: root.offset as u64 + e.offset as u64,
+            offset: (root.offset as u64).saturating_add(e.offset as u64),
         })?;
     let Some(first) = entries.first() else {
         return Ok(None);
