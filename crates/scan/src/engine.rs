@@ -638,6 +638,8 @@ impl<'o> PackageBuilder<'o> {
         };
         let (_, index, _) = self.cix.remove(pos);
         let mut sum = IpdSummary::default();
+        let by_id: BTreeMap<u32, &str> =
+            index.files.iter().filter_map(|f| Some((f.id?, f.name.as_str()))).collect();
         for t in &index.files {
             sum.targets += 1;
             let Some(delta) = &t.delta else {
@@ -645,77 +647,84 @@ impl<'o> PackageBuilder<'o> {
                 continue;
             };
             let target_sha1 = t.hash.as_ref().map(|h| hex(h));
-            if delta.basis.is_some() {
+            let target_path = payload.child(&t.name);
+            // `Basis` names other targets by id; a delta with a basis but no source is
+            // a copy of that target (seen in genuine KB2999226 payloads).
+            let basis = delta
+                .basis
+                .first()
+                .map(|id| by_id.get(id).map(|n| n.to_string()).unwrap_or_else(|| format!("#{id}")));
+            if !delta.basis.is_empty() {
                 sum.with_basis += 1;
             }
-            match delta.source_type.to_ascii_uppercase().as_str() {
-                "RAW" => {
-                    sum.raw += 1;
-                    let stored = self.member_sha1.get(&delta.source_name.to_ascii_lowercase()).cloned();
-                    let target_path = payload.child(&t.name);
-                    match (stored, target_sha1) {
-                        (Some(actual), Some(expected)) if actual == expected => sum.raw_verified += 1,
-                        (Some(actual), Some(expected)) => self.error(
-                            &target_path,
-                            "ipd_hash_mismatch",
-                            format!("RAW target SHA-1 {actual} does not match the container index ({expected})"),
-                        ),
-                        (None, _) => self.error(
-                            &target_path,
-                            "ipd_missing_blob",
-                            format!("container index names blob {:?}, which the payload does not hold", delta.source_name),
-                        ),
-                        (Some(_), None) => {}
-                    }
+            let (kind, blob) = match &delta.source {
+                Some(src) => (src.source_type.to_ascii_uppercase(), Some(src.source_name.clone())),
+                None if basis.is_some() => ("COPY".to_string(), None),
+                None => {
+                    sum.other += 1;
+                    continue;
                 }
-                kind @ ("PA30" | "PA19") => {
-                    if kind == "PA30" {
-                        sum.pa30 += 1;
-                    } else {
-                        sum.pa19 += 1;
-                    }
-                    let (component, base) = split_component(&t.name);
-                    let mut versions = FileVersions::default();
-                    if let Some(k) = component.and_then(cbs::parse_component_key) {
-                        versions.folder = k.version;
-                    }
-                    let blob_sha256 = self
-                        .pkg
-                        .files
-                        .iter()
-                        .find(|f| f.path == payload.child(&delta.source_name).to_string())
-                        .map(|f| f.sha256.clone());
-                    if blob_sha256.is_none() {
-                        self.error(
-                            &payload.child(&t.name),
-                            "ipd_missing_blob",
-                            format!("container index names blob {:?}, which the payload does not hold", delta.source_name),
-                        );
-                    }
-                    self.pkg.files.push(FileRecord {
-                        path: payload.child(&t.name).to_string(),
-                        name: base.to_string(),
-                        kind: FileKind::Delta,
-                        component: component.map(str::to_string),
-                        size: t.length.unwrap_or(0),
-                        // The target's own SHA-256 is unknown until the delta is decoded;
-                        // the blob's hash identifies what was stored.
-                        sha256: String::new(),
-                        versions,
-                        pe: None,
-                        delta: Some(DeltaInfo {
-                            format: kind.to_string(),
-                            blob: delta.source_name.clone(),
-                            target_size: t.length,
-                            target_sha1: target_sha1.clone(),
-                            basis: delta.basis.as_ref().map(|b| b.name.clone()),
-                            decoded: false,
-                        }),
-                        checks: Vec::new(),
-                    });
+            };
+            if kind == "RAW" {
+                sum.raw += 1;
+                let blob = blob.unwrap_or_default();
+                let stored = self.member_sha1.get(&blob.to_ascii_lowercase()).cloned();
+                match (stored, target_sha1) {
+                    (Some(actual), Some(expected)) if actual == expected => sum.raw_verified += 1,
+                    (Some(actual), Some(expected)) => self.error(
+                        &target_path,
+                        "ipd_hash_mismatch",
+                        format!("RAW target SHA-1 {actual} does not match the container index ({expected})"),
+                    ),
+                    (None, _) => self.error(
+                        &target_path,
+                        "ipd_missing_blob",
+                        format!("container index names blob {blob:?}, which the payload does not hold"),
+                    ),
+                    (Some(_), None) => {}
                 }
+                continue;
+            }
+            match kind.as_str() {
+                "PA30" => sum.pa30 += 1,
+                "PA19" => sum.pa19 += 1,
+                "COPY" => sum.copies += 1,
                 _ => sum.other += 1,
             }
+            if let Some(b) = &blob {
+                if !self.member_sha1.contains_key(&b.to_ascii_lowercase()) {
+                    self.error(
+                        &target_path,
+                        "ipd_missing_blob",
+                        format!("container index names blob {b:?}, which the payload does not hold"),
+                    );
+                }
+            }
+            let (component, base) = split_component(&t.name);
+            let mut versions = FileVersions::default();
+            if let Some(k) = component.and_then(cbs::parse_component_key) {
+                versions.folder = k.version;
+            }
+            self.pkg.files.push(FileRecord {
+                path: target_path.to_string(),
+                name: base.to_string(),
+                kind: FileKind::Delta,
+                component: component.map(str::to_string),
+                size: t.length.unwrap_or(0),
+                // The target's own SHA-256 is unknown until the delta is decoded.
+                sha256: String::new(),
+                versions,
+                pe: None,
+                delta: Some(DeltaInfo {
+                    format: kind,
+                    blob,
+                    target_size: t.length,
+                    target_sha1,
+                    basis,
+                    decoded: false,
+                }),
+                checks: Vec::new(),
+            });
         }
         if let Some(p) = self.pkg.payloads.iter_mut().find(|p| p.path == payload.to_string()) {
             p.ipd = Some(sum);

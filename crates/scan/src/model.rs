@@ -167,6 +167,8 @@ pub struct IpdSummary {
     pub raw_verified: u32,
     pub pa30: u32,
     pub pa19: u32,
+    /// Targets that are copies of another target (`Basis` without `Source`).
+    pub copies: u32,
     pub other: u32,
     pub with_basis: u32,
 }
@@ -289,8 +291,9 @@ pub struct PeFacts {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeltaInfo {
+    /// `PA30`, `PA19`, or `COPY` (a copy of the `basis` target).
     pub format: String,
-    pub blob: String,
+    pub blob: Option<String>,
     pub target_size: Option<u64>,
     pub target_sha1: Option<String>,
     pub basis: Option<String>,
