@@ -73,6 +73,15 @@ impl PackageRef {
     }
 }
 
+/// A dated package in release order, with the OS builds its components carry.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderedPackage {
+    #[serde(flatten)]
+    pub package: PackageRef,
+    /// Every `major.minor.build` of its component versions, ascending.
+    pub builds: Vec<kbscan_version::OsBuild>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct UndatedPackage {
     pub package: PackageRef,
@@ -107,7 +116,7 @@ pub struct Analysis {
     pub kbscan_version: String,
     pub summary: Summary,
     /// Dated packages in release order.
-    pub packages: Vec<PackageRef>,
+    pub packages: Vec<OrderedPackage>,
     /// Packages without a usable date: not ordered, not in moves or forecasts.
     pub undated: Vec<UndatedPackage>,
     pub series: Vec<Series>,
@@ -126,15 +135,29 @@ pub fn analyze(report: &ScanReport, rules: &CeilingRules) -> Analysis {
     let ceilings = ceilings::findings(&ordered, rules);
     let anomalies = anomalies::detect(&ordered, rules, &ceilings.findings);
     let forecasts = forecast::forecasts(&ordered, rules);
-    let packages: Vec<PackageRef> = ordered.dated.iter().map(|p| p.reference.clone()).collect();
+    let packages: Vec<OrderedPackage> = ordered
+        .dated
+        .iter()
+        .map(|p| OrderedPackage {
+            package: p.reference.clone(),
+            builds: p
+                .p
+                .components
+                .iter()
+                .filter_map(|c| c.version.map(|v| v.os_build()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        })
+        .collect();
     let summary = Summary {
         inputs: report.totals.inputs,
         inputs_failed: report.totals.failed,
         packages: report.packages.len() as u32,
         dated: ordered.dated.len() as u32,
         undated: ordered.undated.len() as u32,
-        first_date: packages.first().and_then(|p| p.date.clone()),
-        last_date: packages.last().and_then(|p| p.date.clone()),
+        first_date: packages.first().and_then(|p| p.package.date.clone()),
+        last_date: packages.last().and_then(|p| p.package.date.clone()),
         series: series.len() as u32,
         moves: moves.len() as u32,
         versions_measured: ceilings.findings.len() as u32,

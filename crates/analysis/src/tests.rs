@@ -116,7 +116,7 @@ fn order_is_by_date_then_kb_number_then_arch_then_source() {
         pkg("KB2", "x86", Some("2019-02-30"), &[]),
     ]);
     assert_eq!(
-        kbs(&a.packages),
+        kbs(&a.packages.iter().map(|p| p.package.clone()).collect::<Vec<_>>()),
         [
             "KB999 x86",
             "KB4489880 x86",
@@ -148,7 +148,8 @@ fn package_order_never_uses_the_file_name() {
     let mut p2 = pkg("KB4489880", "x86", Some("2019-03-14"), &[]);
     p2.source = "a/aaa.msu".into();
     let a = run(vec![p1, p2]);
-    assert_eq!(kbs(&a.packages), ["KB4489880 x86", "KB4489887 x86"]);
+    let order: Vec<PackageRef> = a.packages.iter().map(|p| p.package.clone()).collect();
+    assert_eq!(kbs(&order), ["KB4489880 x86", "KB4489887 x86"]);
 }
 
 #[test]

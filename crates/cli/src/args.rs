@@ -22,6 +22,12 @@ pub enum Command {
     /// List every package, component and file (with versions) under the given paths.
     #[command(after_help = EXIT_CODES)]
     Scan(ScanArgs),
+    /// Build moves, revision ceilings, anomalies and forecasts for the packages under the given paths.
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
+    /// Every version of one file (e.g. ntoskrnl.exe) across the packages under the given paths.
+    #[command(after_help = EXIT_CODES)]
+    History(HistoryArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -55,6 +61,60 @@ pub struct ScanArgs {
     /// Largest single member (decompressed) read from an archive, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_entry_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormatArg {
+    Table,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Files or folders to analyse (folders are walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Ceiling rules (TOML) added to or overriding the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub ceilings: Option<PathBuf>,
+    /// Worker threads (default: one per core). Output is identical for any value.
+    #[arg(short = 'j', long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HistoryFormatArg {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// File name to follow, matched case-insensitively (e.g. ntoskrnl.exe).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Files or folders to scan (default: the current folder).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: HistoryFormatArg,
+    /// Worker threads (default: one per core). Output is identical for any value.
+    #[arg(short = 'j', long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 pub struct ScanConfig {

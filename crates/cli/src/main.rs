@@ -2,6 +2,7 @@
 //! (progress bar, messages) and exit codes; everything it knows about packages comes
 //! from the library crates.
 
+mod analyze;
 mod args;
 mod progress;
 
@@ -69,5 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(if report.totals.failed > 0 { exit::INPUT_FAILED } else { exit::OK })
         }
+        Command::Report(a) => analyze::report(a.into_config()?),
+        Command::History(a) => analyze::history(a.into_config()?),
     }
 }

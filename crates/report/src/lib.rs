@@ -4,6 +4,8 @@
 //! same report gives the same bytes. This crate never decides what is true about a
 //! package (that is the scanner's and the analyses' job) and never touches a terminal.
 
+pub mod analysis;
+
 use kbscan_scan::{FileRecord, Package, ScanReport};
 use serde::Serialize;
 use std::io::{self, Write};

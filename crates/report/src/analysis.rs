@@ -1,0 +1,877 @@
+//! Rendering an [`Analysis`] (`kbscan report`) and a [`History`] (`kbscan history`).
+//!
+//! Tables fit a 100-column terminal: long names are shortened in the middle (`…`),
+//! never wrapped, and every string that came from a package goes through
+//! [`printable`](crate::printable) first. JSON is the analysis itself, pretty-printed,
+//! with its `schema_version`; markdown carries the same sections as the table.
+
+use crate::{printable, RenderError};
+use kbscan_analysis::{
+    Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus, History, MovingPackage,
+    PackageRef, Scheme, VersionKind,
+};
+use std::io::Write;
+
+/// The widest line the table renderer writes.
+pub const TABLE_WIDTH: usize = 100;
+
+/// Not-close findings shown after the close ones (JSON lists all).
+const MORE_FINDINGS: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryFormat {
+    Table,
+    Json,
+}
+
+pub fn render_report(a: &Analysis, format: ReportFormat, out: &mut dyn Write) -> Result<(), RenderError> {
+    match format {
+        ReportFormat::Json => json(a, out),
+        ReportFormat::Table => write_doc(a, Style::Table, out),
+        ReportFormat::Markdown => write_doc(a, Style::Markdown, out),
+    }
+}
+
+pub fn render_history(h: &History, format: HistoryFormat, out: &mut dyn Write) -> Result<(), RenderError> {
+    match format {
+        HistoryFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, h)?;
+            out.write_all(b"\n")?;
+            Ok(())
+        }
+        HistoryFormat::Table => history_table(h, out),
+    }
+}
+
+/// Pretty JSON with a trailing newline; field order is the model's, so bytes are stable.
+pub fn json(a: &Analysis, out: &mut dyn Write) -> Result<(), RenderError> {
+    serde_json::to_writer_pretty(&mut *out, a)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Table,
+    Markdown,
+}
+
+/// Shortens `s` to `w` characters by cutting its middle: both the start (a component
+/// family) and the end (a file name, an architecture) tell things apart.
+fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w || w < 3 {
+        return s.to_string();
+    }
+    let head = (w - 1) / 2;
+    let tail = w - 1 - head;
+    let mut r: String = s.chars().take(head).collect();
+    r.push('…');
+    r.extend(s.chars().skip(n - tail));
+    r
+}
+
+/// A block of rows: aligned columns for the table (one column may shrink to keep the
+/// line within [`TABLE_WIDTH`]), a pipe table for markdown.
+struct Grid<'a> {
+    headers: &'a [&'a str],
+    rows: Vec<Vec<String>>,
+    /// The column that gives up width when the line is too long.
+    flex: Option<usize>,
+    indent: usize,
+}
+
+impl Grid<'_> {
+    fn write(&self, style: Style, out: &mut dyn Write) -> std::io::Result<()> {
+        match style {
+            Style::Markdown => {
+                writeln!(out, "| {} |", self.headers.join(" | "))?;
+                writeln!(out, "|{}", "---|".repeat(self.headers.len()))?;
+                for r in &self.rows {
+                    let cells: Vec<String> = r.iter().map(|c| md(c)).collect();
+                    writeln!(out, "| {} |", cells.join(" | "))?;
+                }
+                writeln!(out)
+            }
+            Style::Table => {
+                let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+                for r in &self.rows {
+                    for (w, c) in widths.iter_mut().zip(r) {
+                        *w = (*w).max(c.chars().count());
+                    }
+                }
+                let last = widths.len().saturating_sub(1);
+                let total = self.indent + widths.iter().sum::<usize>() + 2 * last;
+                if let Some(f) = self.flex {
+                    if total > TABLE_WIDTH {
+                        let min = self.headers.get(f).map_or(8, |h| h.chars().count().max(8));
+                        widths[f] = widths[f].saturating_sub(total - TABLE_WIDTH).max(min);
+                    }
+                }
+                let line = |cells: Vec<String>| {
+                    let mut s = " ".repeat(self.indent);
+                    for (i, c) in cells.iter().enumerate() {
+                        let c = if Some(i) == self.flex { fit(c, widths[i]) } else { c.clone() };
+                        if i == last {
+                            s.push_str(&c);
+                        } else {
+                            s.push_str(&format!("{:<w$}  ", c, w = widths[i]));
+                        }
+                    }
+                    s.trim_end().to_string()
+                };
+                writeln!(out, "{}", line(self.headers.iter().map(|h| h.to_string()).collect()))?;
+                for r in &self.rows {
+                    writeln!(out, "{}", line(r.clone()))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn heading(style: Style, title: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    match style {
+        Style::Table => writeln!(out, "{}\n{}", title.to_uppercase(), "=".repeat(title.chars().count())),
+        Style::Markdown => writeln!(out, "## {title}\n"),
+    }
+}
+
+fn subheading(style: Style, title: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    match style {
+        Style::Table => writeln!(out, "{title}"),
+        Style::Markdown => writeln!(out, "### {}\n", md(title)),
+    }
+}
+
+/// A line of prose: indented in the table, a paragraph in markdown.
+fn para(style: Style, text: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    match style {
+        Style::Table => writeln!(out, "  {text}"),
+        Style::Markdown => writeln!(out, "{}\n", md(text)),
+    }
+}
+
+/// Markdown would read `*`, `_`, `<` and `|` in package strings as markup.
+fn md(s: &str) -> String {
+    let mut r = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '_' | '<' | '>' | '|' | '`' | '[' | ']' | '\\') {
+            r.push('\\');
+        }
+        r.push(c);
+    }
+    r
+}
+
+fn kb(p: &PackageRef) -> String {
+    printable(&p.label())
+}
+
+fn date(p: &PackageRef) -> String {
+    p.date.as_deref().map_or_else(|| "-".into(), printable)
+}
+
+/// `update.mum creationTimeStamp` → `mum`, `pkgProperties Build Date` → `props`:
+/// the full names are in the summary's legend and in the JSON.
+fn date_source_short(p: &PackageRef) -> String {
+    match p.date_source.as_deref() {
+        Some(s) if s.starts_with("update.mum") => "mum".into(),
+        Some(s) if s.starts_with("pkgProperties") => "props".into(),
+        Some(s) => printable(s),
+        None => "-".into(),
+    }
+}
+
+fn list_kbs(pkgs: &[String], max: usize) -> String {
+    let shown: Vec<String> = pkgs.iter().take(max).map(|p| printable(p)).collect();
+    let more = pkgs.len().saturating_sub(max);
+    if more > 0 {
+        format!("{} +{more}", shown.join(","))
+    } else {
+        shown.join(",")
+    }
+}
+
+fn write_doc(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    if style == Style::Markdown {
+        writeln!(out, "# kbscan report\n")?;
+    }
+    summary(a, style, out)?;
+    writeln!(out)?;
+    moves(a, style, out)?;
+    writeln!(out)?;
+    ceilings(a, style, out)?;
+    writeln!(out)?;
+    anomalies(a, style, out)?;
+    writeln!(out)?;
+    forecasts(a, style, out)?;
+    writeln!(out)?;
+    errors(a, style, out)?;
+    Ok(())
+}
+
+fn summary(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    let s = &a.summary;
+    heading(style, "Summary", out)?;
+    let span = match (&s.first_date, &s.last_date) {
+        (Some(f), Some(l)) => format!(" ({} … {})", printable(f), printable(l)),
+        _ => String::new(),
+    };
+    let series: Vec<String> = a
+        .series
+        .iter()
+        .map(|x| {
+            let builds: Vec<String> = x.builds.iter().map(|b| b.build.to_string()).collect();
+            format!("{} {} [{}]", x.os, printable(&x.platform), builds.join(","))
+        })
+        .collect();
+    let close = &a.ceilings.close;
+    let rows = vec![
+        vec!["inputs".into(), format!("{} ({} failed)", s.inputs, s.inputs_failed)],
+        vec![
+            "packages".into(),
+            format!("{}: {} dated{span}, {} undated", s.packages, s.dated, s.undated),
+        ],
+        vec!["series".into(), format!("{}: {}", s.series, series.join("; "))],
+        vec!["build moves".into(), s.moves.to_string()],
+        vec![
+            "ceilings".into(),
+            format!(
+                "{} of {} versions close (headroom <= {} or <= {}% of the range)",
+                s.close_to_ceiling, s.versions_measured, close.headroom, close.percent
+            ),
+        ],
+        vec!["anomalies".into(), s.anomalies.to_string()],
+        vec!["forecasts".into(), s.forecasts.to_string()],
+        vec!["errors".into(), s.errors.to_string()],
+    ];
+    Grid {
+        headers: &["", ""],
+        rows,
+        flex: Some(1),
+        indent: 2,
+    }
+    .write_summary(style, out)?;
+    writeln!(out)?;
+    para(
+        style,
+        "Packages are ordered by the release date inside them (DATE FROM: mum = update.mum \
+         creationTimeStamp, props = pkgProperties Build Date), then KB, architecture, source.",
+        out,
+    )?;
+    if style == Style::Table {
+        writeln!(out)?;
+    }
+    let rows = a
+        .packages
+        .iter()
+        .map(|p| {
+            let builds: Vec<String> = p.builds.iter().map(|b| b.to_string()).collect();
+            vec![
+                date(&p.package),
+                date_source_short(&p.package),
+                kb(&p.package),
+                printable(&p.package.architecture),
+                printable(p.package.release_type.as_deref().unwrap_or("-")),
+                builds.join(","),
+            ]
+        })
+        .collect();
+    Grid {
+        headers: &["DATE", "FROM", "KB", "ARCH", "TYPE", "BUILDS"],
+        rows,
+        flex: Some(5),
+        indent: 2,
+    }
+    .write(style, out)?;
+    if !a.undated.is_empty() {
+        writeln!(out)?;
+        para(
+            style,
+            &format!("Undated ({}): not ordered, not in build moves or forecasts.", a.undated.len()),
+            out,
+        )?;
+        if style == Style::Table {
+            writeln!(out)?;
+        }
+        let rows = a
+            .undated
+            .iter()
+            .map(|u| vec![kb(&u.package), printable(&u.package.source), printable(&u.reason)])
+            .collect();
+        Grid {
+            headers: &["PACKAGE", "SOURCE", "WHY"],
+            rows,
+            flex: Some(1),
+            indent: 2,
+        }
+        .write(style, out)?;
+    }
+    Ok(())
+}
+
+impl Grid<'_> {
+    /// Key/value lines: no header row in the table, a two-column table in markdown.
+    fn write_summary(&self, style: Style, out: &mut dyn Write) -> std::io::Result<()> {
+        match style {
+            Style::Markdown => {
+                writeln!(out, "| | |\n|---|---|")?;
+                for r in &self.rows {
+                    writeln!(out, "| {} | {} |", r[0], md(&r[1]))?;
+                }
+                Ok(())
+            }
+            Style::Table => {
+                let w = self.rows.iter().map(|r| r[0].len()).max().unwrap_or(0);
+                for r in &self.rows {
+                    let line = format!("{}{:<w$}  {}", " ".repeat(self.indent), r[0], r[1]);
+                    writeln!(out, "{}", fit(&line, TABLE_WIDTH))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn moves(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    heading(style, "Build moves", out)?;
+    para(
+        style,
+        "A package moves a series (major.minor on one platform) when it carries a higher build than \
+         every earlier dated package of that series. RESET = after - before revision.",
+        out,
+    )?;
+    if a.moves.is_empty() {
+        para(style, "No build moves.", out)?;
+        return Ok(());
+    }
+    for m in &a.moves {
+        writeln!(out)?;
+        one_move(m, style, out)?;
+    }
+    Ok(())
+}
+
+fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    subheading(style, &format!("{} {}: {} -> {}", m.os, printable(&m.platform), m.from, m.to), out)?;
+    let f = &m.first_mover;
+    let p = &f.package;
+    para(
+        style,
+        &format!(
+            "first mover: {} {} {} (date from {}), {}",
+            kb(p),
+            printable(&p.architecture),
+            date(p),
+            printable(p.date_source.as_deref().unwrap_or("-")),
+            printable(p.release_type.as_deref().unwrap_or("-")),
+        ),
+        out,
+    )?;
+    para(style, &format!("source: {}", printable(&p.source)), out)?;
+    changes(f, style, out)?;
+    if m.later_movers.is_empty() {
+        para(style, "later packages carrying the new build: none", out)?;
+    } else {
+        para(
+            style,
+            &format!("later packages carrying {} ({}):", m.to, m.later_movers.len()),
+            out,
+        )?;
+        if style == Style::Table {
+            let rows = m
+                .later_movers
+                .iter()
+                .map(|l| {
+                    let mut what: Vec<String> = l
+                        .changed
+                        .iter()
+                        .map(|c| format!("{} {} {}", printable(&c.name), c.after.revision, signed(c.reset)))
+                        .collect();
+                    what.extend(
+                        l.new_components
+                            .iter()
+                            .map(|c| format!("new {} {}", printable(&c.name), c.version.revision)),
+                    );
+                    vec![
+                        kb(&l.package),
+                        date(&l.package),
+                        printable(l.package.release_type.as_deref().unwrap_or("-")),
+                        if what.is_empty() { "-".into() } else { what.join("; ") },
+                    ]
+                })
+                .collect();
+            Grid {
+                headers: &["KB", "DATE", "TYPE", "CHANGED BUILD / NEW COMPONENTS"],
+                rows,
+                flex: Some(3),
+                indent: 4,
+            }
+            .write(style, out)?;
+        } else {
+            for l in &m.later_movers {
+                writeln!(
+                    out,
+                    "- {} {} ({})",
+                    md(&kb(&l.package)),
+                    md(&date(&l.package)),
+                    md(&printable(l.package.release_type.as_deref().unwrap_or("-")))
+                )?;
+            }
+            writeln!(out)?;
+            for l in m.later_movers.iter().filter(|l| !l.changed.is_empty() || !l.new_components.is_empty()) {
+                writeln!(out, "Changes in {} {}:\n", md(&kb(&l.package)), md(&date(&l.package)))?;
+                changes(l, style, out)?;
+            }
+        }
+    }
+    if m.stragglers.is_empty() {
+        para(style, "stragglers (later packages still on the old build): none", out)?;
+    } else {
+        para(style, &format!("stragglers (later packages still on the old build) ({}):", m.stragglers.len()), out)?;
+        let rows = m
+            .stragglers
+            .iter()
+            .map(|s| {
+                vec![
+                    kb(&s.package),
+                    date(&s.package),
+                    s.builds.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","),
+                    printable(&s.package.source),
+                ]
+            })
+            .collect();
+        Grid {
+            headers: &["KB", "DATE", "BUILDS", "SOURCE"],
+            rows,
+            flex: Some(3),
+            indent: 4,
+        }
+        .write(style, out)?;
+    }
+    Ok(())
+}
+
+fn signed(n: i32) -> String {
+    if n > 0 {
+        format!("+{n}")
+    } else {
+        n.to_string()
+    }
+}
+
+fn changes(p: &MovingPackage, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    let mut rows: Vec<Vec<String>> = p
+        .changed
+        .iter()
+        .map(|c| {
+            vec![
+                printable(&c.name),
+                printable(&c.architecture),
+                c.before.to_string(),
+                c.after.to_string(),
+                signed(c.reset),
+                printable(&c.before_package),
+            ]
+        })
+        .collect();
+    rows.extend(p.new_components.iter().map(|c| {
+        vec![
+            printable(&c.name),
+            printable(&c.architecture),
+            "(new)".into(),
+            c.version.to_string(),
+            "".into(),
+            "".into(),
+        ]
+    }));
+    if rows.is_empty() {
+        return Ok(());
+    }
+    Grid {
+        headers: &["COMPONENT", "ARCH", "BEFORE", "AFTER", "RESET", "BEFORE IN"],
+        rows,
+        flex: Some(0),
+        indent: 4,
+    }
+    .write(style, out)?;
+    Ok(())
+}
+
+fn finding_row(f: &CeilingFinding) -> Vec<String> {
+    let (track, counter) = match f.nt6 {
+        Some(n) => (n.track.to_string(), n.counter.to_string()),
+        None => ("-".into(), "-".into()),
+    };
+    vec![
+        f.headroom.to_string(),
+        f.version.to_string(),
+        track,
+        counter,
+        f.ceiling.to_string(),
+        f.revision_headroom.to_string(),
+        match f.kind {
+            VersionKind::Component => "comp".into(),
+            VersionKind::File => "file".into(),
+        },
+        printable(&f.name),
+        printable(&f.architectures.join(",")),
+        list_kbs(&f.packages, 1),
+    ]
+}
+
+const FINDING_HEADERS: [&str; 10] =
+    ["LEFT", "VERSION", "TRACK", "CTR", "CEILING", "TO 65535", "KIND", "NAME", "ARCH", "PACKAGES"];
+
+fn ceilings(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    let c = &a.ceilings;
+    heading(style, "Ceilings", out)?;
+    let rules: Vec<String> = c
+        .rules
+        .iter()
+        .map(|r| {
+            let scope = match r.min_build {
+                Some(b) => format!("{} (build >= {b})", printable(&r.os)),
+                None => printable(&r.os),
+            };
+            match (r.scheme, r.ceiling) {
+                (Scheme::Nt6, _) => format!("{scope}: NT 6.x track window"),
+                (Scheme::Plain, c) => format!("{scope}: revision <= {}", c.unwrap_or(u16::MAX)),
+            }
+        })
+        .collect();
+    para(
+        style,
+        &format!(
+            "Rules: {}. LEFT = values left below the ceiling (counter values for NT 6.x, whose \
+             12-bit counter ends at 4095). Close: LEFT <= {} or <= {}% of the range.",
+            rules.join("; "),
+            c.close.headroom,
+            c.close.percent
+        ),
+        out,
+    )?;
+    para(
+        style,
+        &format!("{} of {} distinct versions are close; closest first.", c.findings_close, c.findings.len()),
+        out,
+    )?;
+    if style == Style::Table {
+        writeln!(out)?;
+    }
+    let close: Vec<&CeilingFinding> = c.findings.iter().filter(|f| f.close).collect();
+    let rest: Vec<&CeilingFinding> = c.findings.iter().filter(|f| !f.close).collect();
+    if !close.is_empty() {
+        Grid {
+            headers: &FINDING_HEADERS,
+            rows: close.iter().map(|f| finding_row(f)).collect(),
+            flex: Some(7),
+            indent: 2,
+        }
+        .write(style, out)?;
+    }
+    if !rest.is_empty() {
+        if style == Style::Table && !close.is_empty() {
+            writeln!(out)?;
+        }
+        let shown = rest.len().min(MORE_FINDINGS);
+        para(
+            style,
+            &format!(
+                "Not close: {} versions; the {shown} closest of them (all are in --format json):",
+                rest.len()
+            ),
+            out,
+        )?;
+        if style == Style::Table {
+            writeln!(out)?;
+        }
+        Grid {
+            headers: &FINDING_HEADERS,
+            rows: rest.iter().take(shown).map(|f| finding_row(f)).collect(),
+            flex: Some(7),
+            indent: 2,
+        }
+        .write(style, out)?;
+    }
+    Ok(())
+}
+
+fn anomalies(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    heading(style, "Anomalies", out)?;
+    if a.anomalies.is_empty() {
+        para(
+            style,
+            "None: no revision in the unused or private NT 6.x track in a public package, and no \
+             component counter going down without a build move.",
+            out,
+        )?;
+        return Ok(());
+    }
+    let rows = a
+        .anomalies
+        .iter()
+        .map(|x| {
+            vec![
+                match x.kind {
+                    AnomalyKind::UnusedTrack => "unused track".into(),
+                    AnomalyKind::PrivateTrack => "private track".into(),
+                    AnomalyKind::CounterDecrease => "decrease".into(),
+                },
+                printable(&x.name),
+                printable(&x.architectures.join(",")),
+                match x.previous {
+                    Some(p) => format!("{p} -> {}", x.version),
+                    None => x.version.to_string(),
+                },
+                list_kbs(&x.packages, 2),
+            ]
+        })
+        .collect();
+    Grid {
+        headers: &["KIND", "NAME", "ARCH", "VERSION", "PACKAGES"],
+        rows,
+        flex: Some(1),
+        indent: 2,
+    }
+    .write(style, out)?;
+    Ok(())
+}
+
+fn forecast_when(f: &Forecast) -> String {
+    match f.status {
+        ForecastStatus::Projected => f.projected_month.clone().unwrap_or_else(|| "-".into()),
+        ForecastStatus::Exhausted => format!("reached {}", f.projected_month.as_deref().unwrap_or("")),
+        ForecastStatus::NotGrowing => "not growing".into(),
+        ForecastStatus::TooFewPoints => "1 date only".into(),
+        ForecastStatus::BeyondHorizon => "> 100 years".into(),
+    }
+}
+
+fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    heading(style, "Forecast", out)?;
+    para(
+        style,
+        "Growth per month is the Theil-Sen estimate (median slope over all pairs of dates; one \
+         point per release date, the highest value that day). REACHES = month the counter (or \
+         revision, for plain rules) reaches its limit on the fitted line.",
+        out,
+    )?;
+    if a.forecasts.is_empty() {
+        para(style, "No dated versions.", out)?;
+        return Ok(());
+    }
+    if style == Style::Table {
+        writeln!(out)?;
+    }
+    let row = |f: &Forecast| {
+        vec![
+            f.os_build.to_string(),
+            f.track.map_or_else(|| "-".into(), |t| t.to_string()),
+            f.component.as_deref().map_or_else(|| "(all components)".into(), printable),
+            f.points.to_string(),
+            f.pairs.to_string(),
+            f.last_date.clone(),
+            format!("{}/{}", f.last_value, f.limit),
+            f.slope_per_month.map_or_else(|| "-".into(), |s| format!("{s:.2}")),
+            forecast_when(f),
+        ]
+    };
+    let builds: Vec<&Forecast> = a.forecasts.iter().filter(|f| f.scope == ForecastScope::OsBuild).collect();
+    let comps: Vec<&Forecast> = a.forecasts.iter().filter(|f| f.scope == ForecastScope::Component).collect();
+    let headers = ["BUILD", "TRACK", "SCOPE", "PTS", "PAIRS", "LAST", "VALUE", "/MONTH", "REACHES"];
+    Grid {
+        headers: &headers,
+        rows: builds.iter().map(|f| row(f)).collect(),
+        flex: Some(2),
+        indent: 2,
+    }
+    .write(style, out)?;
+    if style == Style::Table {
+        writeln!(out)?;
+    }
+    para(style, "Inputs per OS build (date value package):", out)?;
+    for f in &builds {
+        let pts: Vec<String> = f
+            .inputs
+            .iter()
+            .map(|p| format!("{} {} {}", p.date, p.value, printable(&p.package)))
+            .collect();
+        let head = format!(
+            "{} {}:",
+            f.os_build,
+            f.track.map_or_else(|| "-".into(), |t| t.to_string())
+        );
+        match style {
+            Style::Table => {
+                // Wrap at TABLE_WIDTH: the inputs are the evidence, so none is cut.
+                let mut line = format!("    {head}");
+                for p in pts {
+                    if line.chars().count() + 2 + p.chars().count() > TABLE_WIDTH {
+                        writeln!(out, "{line}")?;
+                        line = format!("      {p}");
+                    } else {
+                        line.push_str(if line.ends_with(':') { " " } else { ", " });
+                        line.push_str(&p);
+                    }
+                }
+                writeln!(out, "{line}")?;
+            }
+            Style::Markdown => writeln!(out, "- {}: {}", md(&head), md(&pts.join(", ")))?,
+        }
+    }
+    if style == Style::Markdown {
+        writeln!(out)?;
+    }
+    if !comps.is_empty() {
+        if style == Style::Table {
+            writeln!(out)?;
+        }
+        para(style, "Per component (all architectures together):", out)?;
+        if style == Style::Table {
+            writeln!(out)?;
+        }
+        Grid {
+            headers: &headers,
+            rows: comps.iter().map(|f| row(f)).collect(),
+            flex: Some(2),
+            indent: 2,
+        }
+        .write(style, out)?;
+    }
+    Ok(())
+}
+
+fn errors(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+    heading(style, &format!("Errors ({})", a.errors.len()), out)?;
+    if a.errors.is_empty() {
+        para(style, "None: every input was read.", out)?;
+        return Ok(());
+    }
+    for e in &a.errors {
+        let line = format!("{}: [{}] {}", printable(&e.path), printable(&e.kind), printable(&e.message));
+        match style {
+            Style::Table => writeln!(out, "  {line}")?,
+            Style::Markdown => writeln!(out, "- {}", md(&line))?,
+        }
+    }
+    Ok(())
+}
+
+fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
+    let versions: usize = h.architectures.iter().map(|a| a.entries.len()).sum();
+    writeln!(
+        out,
+        "{}: {} copies, {} distinct versions in {} architectures{}",
+        printable(&h.name),
+        h.matches,
+        versions,
+        h.architectures.len(),
+        if h.unversioned > 0 { format!(" ({} without a version)", h.unversioned) } else { String::new() }
+    )?;
+    if h.architectures.is_empty() {
+        writeln!(out, "  no file of that name in the scanned packages")?;
+    }
+    for arch in &h.architectures {
+        writeln!(out)?;
+        writeln!(out, "{}", printable(&arch.architecture))?;
+        let mut rows = Vec::new();
+        for e in &arch.entries {
+            if let Some(mv) = &e.build_move {
+                rows.push(vec![
+                    format!("-- build move {} -> {}: revision {} -> {} ({})", mv.from, e.build, mv.previous.revision, e.version.revision, signed(mv.reset)),
+                ]);
+            }
+            let (track, counter) = match e.nt6 {
+                Some(n) => (n.track.to_string(), n.counter.to_string()),
+                None => ("-".into(), "-".into()),
+            };
+            let also: Vec<String> = e.packages.iter().skip(1).map(|p| p.label()).collect();
+            rows.push(vec![
+                e.version.to_string(),
+                e.build.to_string(),
+                track,
+                counter,
+                e.headroom.to_string(),
+                e.revision_headroom.to_string(),
+                kb(&e.first),
+                date(&e.first),
+                list_kbs(&also, 2),
+            ]);
+        }
+        history_grid(&rows, out)?;
+    }
+    Ok(())
+}
+
+/// History rows with the build-move marker lines spanning the whole width.
+fn history_grid(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result<()> {
+    let headers = ["VERSION", "BUILD", "TRACK", "CTR", "LEFT", "TO 65535", "FIRST IN", "DATE", "ALSO IN"];
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows.iter().filter(|r| r.len() == headers.len()) {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::from("  ");
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{:<w$}  ", c, w = widths[i]));
+            }
+        }
+        fit(s.trim_end(), TABLE_WIDTH)
+    };
+    writeln!(out, "{}", line(&headers.map(String::from)))?;
+    for r in rows {
+        if r.len() == 1 {
+            writeln!(out, "  {}", fit(&r[0], TABLE_WIDTH - 2))?;
+        } else {
+            writeln!(out, "{}", line(r))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_the_middle() {
+        assert_eq!(fit("microsoft-windows-terminalservices-drivers", 20), "microsoft…es-drivers");
+        assert_eq!(fit("short", 20), "short");
+        assert_eq!(fit("microsoft-windows-terminalservices-drivers", 20).chars().count(), 20);
+    }
+
+    #[test]
+    fn markdown_escapes_markup() {
+        assert_eq!(md("a|b*c_d"), "a\\|b\\*c\\_d");
+    }
+
+    #[test]
+    fn grid_shrinks_the_flex_column_to_the_width() {
+        let long = "x".repeat(200);
+        let g = Grid {
+            headers: &["A", "NAME", "B"],
+            rows: vec![vec!["1".into(), long, "end".into()]],
+            flex: Some(1),
+            indent: 2,
+        };
+        let mut buf = Vec::new();
+        g.write(Style::Table, &mut buf).expect("write");
+        let text = String::from_utf8(buf).expect("utf8");
+        assert!(text.lines().all(|l| l.chars().count() <= TABLE_WIDTH), "{text}");
+        assert!(text.contains('…'));
+    }
+}
