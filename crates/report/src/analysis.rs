@@ -15,9 +15,6 @@ use std::io::Write;
 /// The widest line the table renderer writes.
 pub const TABLE_WIDTH: usize = 100;
 
-/// Not-close findings shown after the close ones (JSON lists all).
-const MORE_FINDINGS: usize = 10;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
     Table,
@@ -151,19 +148,46 @@ fn subheading(style: Style, title: &str, out: &mut dyn Write) -> std::io::Result
     }
 }
 
-/// A line of prose: indented in the table, a paragraph in markdown.
+/// A line of prose: indented and word-wrapped in the table, a paragraph in markdown.
 fn para(style: Style, text: &str, out: &mut dyn Write) -> std::io::Result<()> {
     match style {
-        Style::Table => writeln!(out, "  {text}"),
+        Style::Table => {
+            for line in wrap(text, TABLE_WIDTH - 2) {
+                writeln!(out, "  {line}")?;
+            }
+            Ok(())
+        }
         Style::Markdown => writeln!(out, "{}\n", md(text)),
     }
 }
 
-/// Markdown would read `*`, `_`, `<` and `|` in package strings as markup.
+/// Greedy word wrap; a word longer than the width gets a line of its own.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Markdown would read `*`, `_`, `|`, brackets and HTML tags in package strings as
+/// markup. `<` is escaped only where it could open a tag, so `<= 64` stays readable.
 fn md(s: &str) -> String {
     let mut r = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '_' | '<' | '>' | '|' | '`' | '[' | ']' | '\\') {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let tag = c == '<' && chars.peek().is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
+        if tag || matches!(c, '*' | '_' | '|' | '`' | '[' | ']' | '\\') {
             r.push('\\');
         }
         r.push(c);
@@ -305,10 +329,16 @@ fn summary(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Render
         let rows = a
             .undated
             .iter()
-            .map(|u| vec![kb(&u.package), printable(&u.package.source), printable(&u.reason)])
+            .map(|u| {
+                vec![
+                    printable(u.package.kb.as_deref().unwrap_or("-")),
+                    printable(&u.package.source),
+                    printable(&u.reason),
+                ]
+            })
             .collect();
         Grid {
-            headers: &["PACKAGE", "SOURCE", "WHY"],
+            headers: &["KB", "SOURCE", "WHY"],
             rows,
             flex: Some(1),
             indent: 2,
@@ -386,51 +416,35 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
             &format!("later packages carrying {} ({}):", m.to, m.later_movers.len()),
             out,
         )?;
-        if style == Style::Table {
-            let rows = m
-                .later_movers
-                .iter()
-                .map(|l| {
-                    let mut what: Vec<String> = l
-                        .changed
-                        .iter()
-                        .map(|c| format!("{} {} {}", printable(&c.name), c.after.revision, signed(c.reset)))
-                        .collect();
-                    what.extend(
-                        l.new_components
-                            .iter()
-                            .map(|c| format!("new {} {}", printable(&c.name), c.version.revision)),
-                    );
-                    vec![
-                        kb(&l.package),
-                        date(&l.package),
-                        printable(l.package.release_type.as_deref().unwrap_or("-")),
-                        if what.is_empty() { "-".into() } else { what.join("; ") },
-                    ]
-                })
-                .collect();
-            Grid {
-                headers: &["KB", "DATE", "TYPE", "CHANGED BUILD / NEW COMPONENTS"],
-                rows,
-                flex: Some(3),
-                indent: 4,
-            }
-            .write(style, out)?;
-        } else {
-            for l in &m.later_movers {
-                writeln!(
-                    out,
-                    "- {} {} ({})",
-                    md(&kb(&l.package)),
-                    md(&date(&l.package)),
-                    md(&printable(l.package.release_type.as_deref().unwrap_or("-")))
-                )?;
-            }
-            writeln!(out)?;
-            for l in m.later_movers.iter().filter(|l| !l.changed.is_empty() || !l.new_components.is_empty()) {
-                writeln!(out, "Changes in {} {}:\n", md(&kb(&l.package)), md(&date(&l.package)))?;
-                changes(l, style, out)?;
-            }
+        let rows = m
+            .later_movers
+            .iter()
+            .map(|l| {
+                let mut what = Vec::new();
+                if !l.changed.is_empty() {
+                    what.push(format!("{} changed build", l.changed.len()));
+                }
+                if !l.new_components.is_empty() {
+                    what.push(format!("{} new", l.new_components.len()));
+                }
+                vec![
+                    kb(&l.package),
+                    date(&l.package),
+                    printable(l.package.release_type.as_deref().unwrap_or("-")),
+                    if what.is_empty() { "-".into() } else { what.join(", ") },
+                ]
+            })
+            .collect();
+        Grid {
+            headers: &["KB", "DATE", "TYPE", "COMPONENTS"],
+            rows,
+            flex: None,
+            indent: 4,
+        }
+        .write(style, out)?;
+        for l in m.later_movers.iter().filter(|l| !l.changed.is_empty() || !l.new_components.is_empty()) {
+            para(style, &format!("in {} {}:", kb(&l.package), date(&l.package)), out)?;
+            changes(l, style, out)?;
         }
     }
     if m.stragglers.is_empty() {
@@ -516,20 +530,17 @@ fn finding_row(f: &CeilingFinding) -> Vec<String> {
         f.version.to_string(),
         track,
         counter,
-        f.ceiling.to_string(),
         f.revision_headroom.to_string(),
-        match f.kind {
-            VersionKind::Component => "comp".into(),
-            VersionKind::File => "file".into(),
-        },
         printable(&f.name),
         printable(&f.architectures.join(",")),
         list_kbs(&f.packages, 1),
     ]
 }
 
-const FINDING_HEADERS: [&str; 10] =
-    ["LEFT", "VERSION", "TRACK", "CTR", "CEILING", "TO 65535", "KIND", "NAME", "ARCH", "PACKAGES"];
+const FINDING_HEADERS: [&str; 8] = ["LEFT", "VERSION", "TRACK", "CTR", "TO 65535", "NAME", "ARCH", "PACKAGES"];
+
+/// Not-close findings shown per table after the close ones (JSON lists all).
+const MORE_FINDINGS: usize = 5;
 
 fn ceilings(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
     let c = &a.ceilings;
@@ -542,62 +553,60 @@ fn ceilings(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rende
                 Some(b) => format!("{} (build >= {b})", printable(&r.os)),
                 None => printable(&r.os),
             };
+            let threshold = match (r.close_headroom, r.close_percent) {
+                (None, None) => String::new(),
+                (h, p) => format!(
+                    ", close at <= {} or <= {}%",
+                    h.unwrap_or(c.close.headroom),
+                    p.unwrap_or(c.close.percent)
+                ),
+            };
             match (r.scheme, r.ceiling) {
-                (Scheme::Nt6, _) => format!("{scope}: NT 6.x track window"),
-                (Scheme::Plain, c) => format!("{scope}: revision <= {}", c.unwrap_or(u16::MAX)),
+                (Scheme::Nt6, _) => format!("{scope}: NT 6.x track window{threshold}"),
+                (Scheme::Plain, c) => format!("{scope}: revision <= {}{threshold}", c.unwrap_or(u16::MAX)),
             }
         })
         .collect();
     para(
         style,
         &format!(
-            "Rules: {}. LEFT = values left below the ceiling (counter values for NT 6.x, whose \
-             12-bit counter ends at 4095). Close: LEFT <= {} or <= {}% of the range.",
+            "Rules: {}. LEFT = values left below the ceiling: for NT 6.x the 12-bit counter (CTR) \
+             to 4095, the top of its track window (GDR 20479, LDR 24575); else the revision to \
+             the rule's ceiling. TO 65535 = revision headroom to the 16-bit limit. Close: LEFT <= {} \
+             or <= {}% of the range. One row per component (name + architecture) or file name \
+             and version.",
             rules.join("; "),
             c.close.headroom,
             c.close.percent
         ),
         out,
     )?;
+    if style == Style::Table {
+        writeln!(out)?;
+    }
     para(
         style,
         &format!("{} of {} distinct versions are close; closest first.", c.findings_close, c.findings.len()),
         out,
     )?;
-    if style == Style::Table {
+    for (kind, title) in [(VersionKind::Component, "Components"), (VersionKind::File, "Files (PE file version)")] {
+        let of_kind: Vec<&CeilingFinding> = c.findings.iter().filter(|f| f.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let close = of_kind.iter().filter(|f| f.close).count();
+        let shown = close + (of_kind.len() - close).min(MORE_FINDINGS);
         writeln!(out)?;
-    }
-    let close: Vec<&CeilingFinding> = c.findings.iter().filter(|f| f.close).collect();
-    let rest: Vec<&CeilingFinding> = c.findings.iter().filter(|f| !f.close).collect();
-    if !close.is_empty() {
+        let more = if shown < of_kind.len() {
+            format!(", then {} of the {} not close", shown - close, of_kind.len() - close)
+        } else {
+            String::new()
+        };
+        subheading(style, &format!("{title}: {close} close{more}"), out)?;
         Grid {
             headers: &FINDING_HEADERS,
-            rows: close.iter().map(|f| finding_row(f)).collect(),
-            flex: Some(7),
-            indent: 2,
-        }
-        .write(style, out)?;
-    }
-    if !rest.is_empty() {
-        if style == Style::Table && !close.is_empty() {
-            writeln!(out)?;
-        }
-        let shown = rest.len().min(MORE_FINDINGS);
-        para(
-            style,
-            &format!(
-                "Not close: {} versions; the {shown} closest of them (all are in --format json):",
-                rest.len()
-            ),
-            out,
-        )?;
-        if style == Style::Table {
-            writeln!(out)?;
-        }
-        Grid {
-            headers: &FINDING_HEADERS,
-            rows: rest.iter().take(shown).map(|f| finding_row(f)).collect(),
-            flex: Some(7),
+            rows: of_kind.iter().take(shown).map(|f| finding_row(f)).collect(),
+            flex: Some(5),
             indent: 2,
         }
         .write(style, out)?;
@@ -660,9 +669,10 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
     heading(style, "Forecast", out)?;
     para(
         style,
-        "Growth per month is the Theil-Sen estimate (median slope over all pairs of dates; one \
-         point per release date, the highest value that day). REACHES = month the counter (or \
-         revision, for plain rules) reaches its limit on the fitted line.",
+        "Growth per month is the Theil-Sen estimate: the median slope over all pairs of points, one \
+         point per release date (the highest value that day, all architectures together). VALUE \
+         is the NT 6.x counter (or the revision, under a plain rule) at the last point, LEFT what \
+         remains to its limit, REACHES the month the fitted line gets there.",
         out,
     )?;
     if a.forecasts.is_empty() {
@@ -672,77 +682,92 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
     if style == Style::Table {
         writeln!(out)?;
     }
-    let row = |f: &Forecast| {
-        vec![
-            f.os_build.to_string(),
-            f.track.map_or_else(|| "-".into(), |t| t.to_string()),
-            f.component.as_deref().map_or_else(|| "(all components)".into(), printable),
-            f.points.to_string(),
-            f.pairs.to_string(),
-            f.last_date.clone(),
-            format!("{}/{}", f.last_value, f.limit),
-            f.slope_per_month.map_or_else(|| "-".into(), |s| format!("{s:.2}")),
-            forecast_when(f),
-        ]
-    };
+    let track = |f: &Forecast| f.track.map_or_else(|| "-".into(), |t| t.to_string());
+    let slope = |f: &Forecast| f.slope_per_month.map_or_else(|| "-".into(), |s| format!("{s:.2}"));
     let builds: Vec<&Forecast> = a.forecasts.iter().filter(|f| f.scope == ForecastScope::OsBuild).collect();
-    let comps: Vec<&Forecast> = a.forecasts.iter().filter(|f| f.scope == ForecastScope::Component).collect();
-    let headers = ["BUILD", "TRACK", "SCOPE", "PTS", "PAIRS", "LAST", "VALUE", "/MONTH", "REACHES"];
     Grid {
-        headers: &headers,
-        rows: builds.iter().map(|f| row(f)).collect(),
-        flex: Some(2),
+        headers: &["BUILD", "TRACK", "PTS", "PAIRS", "FIRST", "LAST", "VALUE", "LEFT", "/MONTH", "REACHES"],
+        rows: builds
+            .iter()
+            .map(|f| {
+                vec![
+                    f.os_build.to_string(),
+                    track(f),
+                    f.points.to_string(),
+                    f.pairs.to_string(),
+                    f.first_date.clone(),
+                    f.last_date.clone(),
+                    f.last_value.to_string(),
+                    f.headroom.to_string(),
+                    slope(f),
+                    forecast_when(f),
+                ]
+            })
+            .collect(),
+        flex: None,
         indent: 2,
     }
     .write(style, out)?;
     if style == Style::Table {
         writeln!(out)?;
     }
-    para(style, "Inputs per OS build (date value package):", out)?;
+    para(style, "Inputs (date value package):", out)?;
     for f in &builds {
         let pts: Vec<String> = f
             .inputs
             .iter()
             .map(|p| format!("{} {} {}", p.date, p.value, printable(&p.package)))
             .collect();
-        let head = format!(
-            "{} {}:",
-            f.os_build,
-            f.track.map_or_else(|| "-".into(), |t| t.to_string())
-        );
+        let head = format!("{} {}:", f.os_build, track(f));
         match style {
             Style::Table => {
-                // Wrap at TABLE_WIDTH: the inputs are the evidence, so none is cut.
+                // Wrapped, never cut: the inputs are the evidence for the forecast.
                 let mut line = format!("    {head}");
-                for p in pts {
-                    if line.chars().count() + 2 + p.chars().count() > TABLE_WIDTH {
+                for (i, p) in pts.iter().enumerate() {
+                    let sep = if i + 1 < pts.len() { "," } else { "" };
+                    if i > 0 && line.chars().count() + 1 + p.chars().count() + sep.len() > TABLE_WIDTH {
                         writeln!(out, "{line}")?;
-                        line = format!("      {p}");
+                        line = format!("      {p}{sep}");
                     } else {
-                        line.push_str(if line.ends_with(':') { " " } else { ", " });
-                        line.push_str(&p);
+                        line.push(' ');
+                        line.push_str(p);
+                        line.push_str(sep);
                     }
                 }
                 writeln!(out, "{line}")?;
             }
-            Style::Markdown => writeln!(out, "- {}: {}", md(&head), md(&pts.join(", ")))?,
+            Style::Markdown => writeln!(out, "- {} {}", md(&head), md(&pts.join(", ")))?,
         }
     }
-    if style == Style::Markdown {
+    for f in builds {
+        let comps: Vec<&Forecast> = a
+            .forecasts
+            .iter()
+            .filter(|c| c.scope == ForecastScope::Component && c.os_build == f.os_build && c.track == f.track)
+            .collect();
+        if comps.is_empty() {
+            continue;
+        }
         writeln!(out)?;
-    }
-    if !comps.is_empty() {
-        if style == Style::Table {
-            writeln!(out)?;
-        }
-        para(style, "Per component (all architectures together):", out)?;
-        if style == Style::Table {
-            writeln!(out)?;
-        }
+        subheading(style, &format!("{} {} per component", f.os_build, track(f)), out)?;
         Grid {
-            headers: &headers,
-            rows: comps.iter().map(|f| row(f)).collect(),
-            flex: Some(2),
+            headers: &["COMPONENT", "PTS", "PAIRS", "LAST", "VALUE", "LEFT", "/MONTH", "REACHES"],
+            rows: comps
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.component.as_deref().map_or_else(|| "-".into(), printable),
+                        c.points.to_string(),
+                        c.pairs.to_string(),
+                        c.last_date.clone(),
+                        c.last_value.to_string(),
+                        c.headroom.to_string(),
+                        slope(c),
+                        forecast_when(c),
+                    ]
+                })
+                .collect(),
+            flex: Some(0),
             indent: 2,
         }
         .write(style, out)?;
@@ -857,6 +882,7 @@ mod tests {
     #[test]
     fn markdown_escapes_markup() {
         assert_eq!(md("a|b*c_d"), "a\\|b\\*c\\_d");
+        assert_eq!(md("<script> <= 64 -> x"), "\\<script> <= 64 -> x");
     }
 
     #[test]
