@@ -116,7 +116,11 @@ fn order_is_by_date_then_kb_number_then_arch_then_source() {
         pkg("KB2", "x86", Some("2019-02-30"), &[]),
     ]);
     assert_eq!(
-        kbs(&a.packages.iter().map(|p| p.package.clone()).collect::<Vec<_>>()),
+        kbs(&a
+            .packages
+            .iter()
+            .map(|p| p.package.clone())
+            .collect::<Vec<_>>()),
         [
             "KB999 x86",
             "KB4489880 x86",

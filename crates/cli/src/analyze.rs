@@ -50,8 +50,10 @@ pub fn load_ceilings(path: Option<&Path>) -> anyhow::Result<CeilingRules> {
     let Some(path) = path else {
         return Ok(CeilingRules::defaults());
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read ceilings file {}", path.display()))?;
-    CeilingRules::with_user_toml(&text).with_context(|| format!("invalid ceilings file {}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read ceilings file {}", path.display()))?;
+    CeilingRules::with_user_toml(&text)
+        .with_context(|| format!("invalid ceilings file {}", path.display()))
 }
 
 impl ReportArgs {
@@ -101,7 +103,9 @@ fn scan(paths: &[PathBuf], options: &ScanOptions, quiet: bool) -> anyhow::Result
 
 fn emit(buf: &[u8], output: Option<&Path>) -> anyhow::Result<()> {
     match output {
-        Some(path) => std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display())),
+        Some(path) => {
+            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))
+        }
         None => {
             let mut out = std::io::stdout().lock();
             match out.write_all(buf).and_then(|_| out.flush()) {
@@ -133,7 +137,8 @@ pub fn report(cfg: ReportConfig) -> anyhow::Result<u8> {
     let scanned = scan(&cfg.paths, &cfg.scan, cfg.quiet)?;
     let analysis = kbscan_analysis::analyze(&scanned, &cfg.rules);
     let mut buf = Vec::new();
-    kbscan_report::analysis::render_report(&analysis, cfg.format, &mut buf).context("cannot render report")?;
+    kbscan_report::analysis::render_report(&analysis, cfg.format, &mut buf)
+        .context("cannot render report")?;
     emit(&buf, cfg.output.as_deref())?;
     Ok(exit_code(&scanned, cfg.quiet))
 }
@@ -142,7 +147,8 @@ pub fn history(cfg: HistoryConfig) -> anyhow::Result<u8> {
     let scanned = scan(&cfg.paths, &cfg.scan, cfg.quiet)?;
     let h = kbscan_analysis::history(&scanned, &cfg.name, &CeilingRules::defaults());
     let mut buf = Vec::new();
-    kbscan_report::analysis::render_history(&h, cfg.format, &mut buf).context("cannot render history")?;
+    kbscan_report::analysis::render_history(&h, cfg.format, &mut buf)
+        .context("cannot render history")?;
     emit(&buf, None)?;
     Ok(exit_code(&scanned, cfg.quiet))
 }

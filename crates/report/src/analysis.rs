@@ -7,8 +7,8 @@
 
 use crate::{printable, RenderError};
 use kbscan_analysis::{
-    Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus, History, MovingPackage,
-    PackageRef, Scheme, VersionKind,
+    Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus,
+    History, MovingPackage, PackageRef, Scheme, VersionKind,
 };
 use std::io::Write;
 
@@ -28,7 +28,11 @@ pub enum HistoryFormat {
     Json,
 }
 
-pub fn render_report(a: &Analysis, format: ReportFormat, out: &mut dyn Write) -> Result<(), RenderError> {
+pub fn render_report(
+    a: &Analysis,
+    format: ReportFormat,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
     match format {
         ReportFormat::Json => json(a, out),
         ReportFormat::Table => write_doc(a, Style::Table, out),
@@ -36,7 +40,11 @@ pub fn render_report(a: &Analysis, format: ReportFormat, out: &mut dyn Write) ->
     }
 }
 
-pub fn render_history(h: &History, format: HistoryFormat, out: &mut dyn Write) -> Result<(), RenderError> {
+pub fn render_history(
+    h: &History,
+    format: HistoryFormat,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
     match format {
         HistoryFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, h)?;
@@ -98,7 +106,8 @@ impl Grid<'_> {
                 writeln!(out)
             }
             Style::Table => {
-                let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+                let mut widths: Vec<usize> =
+                    self.headers.iter().map(|h| h.chars().count()).collect();
                 for r in &self.rows {
                     for (w, c) in widths.iter_mut().zip(r) {
                         *w = (*w).max(c.chars().count());
@@ -115,7 +124,11 @@ impl Grid<'_> {
                 let line = |cells: Vec<String>| {
                     let mut s = " ".repeat(self.indent);
                     for (i, c) in cells.iter().enumerate() {
-                        let c = if Some(i) == self.flex { fit(c, widths[i]) } else { c.clone() };
+                        let c = if Some(i) == self.flex {
+                            fit(c, widths[i])
+                        } else {
+                            c.clone()
+                        };
                         if i == last {
                             s.push_str(&c);
                         } else {
@@ -124,7 +137,11 @@ impl Grid<'_> {
                     }
                     s.trim_end().to_string()
                 };
-                writeln!(out, "{}", line(self.headers.iter().map(|h| h.to_string()).collect()))?;
+                writeln!(
+                    out,
+                    "{}",
+                    line(self.headers.iter().map(|h| h.to_string()).collect())
+                )?;
                 for r in &self.rows {
                     writeln!(out, "{}", line(r.clone()))?;
                 }
@@ -136,7 +153,12 @@ impl Grid<'_> {
 
 fn heading(style: Style, title: &str, out: &mut dyn Write) -> std::io::Result<()> {
     match style {
-        Style::Table => writeln!(out, "{}\n{}", title.to_uppercase(), "=".repeat(title.chars().count())),
+        Style::Table => writeln!(
+            out,
+            "{}\n{}",
+            title.to_uppercase(),
+            "=".repeat(title.chars().count())
+        ),
         Style::Markdown => writeln!(out, "## {title}\n"),
     }
 }
@@ -186,7 +208,10 @@ fn md(s: &str) -> String {
     let mut r = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        let tag = c == '<' && chars.peek().is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
+        let tag = c == '<'
+            && chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
         if tag || matches!(c, '*' | '_' | '|' | '`' | '[' | ']' | '\\') {
             r.push('\\');
         }
@@ -259,12 +284,21 @@ fn summary(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Render
         .collect();
     let close = &a.ceilings.close;
     let rows = vec![
-        vec!["inputs".into(), format!("{} ({} failed)", s.inputs, s.inputs_failed)],
+        vec![
+            "inputs".into(),
+            format!("{} ({} failed)", s.inputs, s.inputs_failed),
+        ],
         vec![
             "packages".into(),
-            format!("{}: {} dated{span}, {} undated", s.packages, s.dated, s.undated),
+            format!(
+                "{}: {} dated{span}, {} undated",
+                s.packages, s.dated, s.undated
+            ),
         ],
-        vec!["series".into(), format!("{}: {}", s.series, series.join("; "))],
+        vec![
+            "series".into(),
+            format!("{}: {}", s.series, series.join("; ")),
+        ],
         vec!["build moves".into(), s.moves.to_string()],
         vec![
             "ceilings".into(),
@@ -320,7 +354,10 @@ fn summary(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Render
         writeln!(out)?;
         para(
             style,
-            &format!("Undated ({}): not ordered, not in build moves or forecasts.", a.undated.len()),
+            &format!(
+                "Undated ({}): not ordered, not in build moves or forecasts.",
+                a.undated.len()
+            ),
             out,
         )?;
         if style == Style::Table {
@@ -391,7 +428,17 @@ fn moves(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderEr
 }
 
 fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
-    subheading(style, &format!("{} {}: {} -> {}", m.os, printable(&m.platform), m.from, m.to), out)?;
+    subheading(
+        style,
+        &format!(
+            "{} {}: {} -> {}",
+            m.os,
+            printable(&m.platform),
+            m.from,
+            m.to
+        ),
+        out,
+    )?;
     let f = &m.first_mover;
     let p = &f.package;
     para(
@@ -413,7 +460,11 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
     } else {
         para(
             style,
-            &format!("later packages carrying {} ({}):", m.to, m.later_movers.len()),
+            &format!(
+                "later packages carrying {} ({}):",
+                m.to,
+                m.later_movers.len()
+            ),
             out,
         )?;
         let rows = m
@@ -431,7 +482,11 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
                     kb(&l.package),
                     date(&l.package),
                     printable(l.package.release_type.as_deref().unwrap_or("-")),
-                    if what.is_empty() { "-".into() } else { what.join(", ") },
+                    if what.is_empty() {
+                        "-".into()
+                    } else {
+                        what.join(", ")
+                    },
                 ]
             })
             .collect();
@@ -442,15 +497,34 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
             indent: 4,
         }
         .write(style, out)?;
-        for l in m.later_movers.iter().filter(|l| !l.changed.is_empty() || !l.new_components.is_empty()) {
-            para(style, &format!("in {} {}:", kb(&l.package), date(&l.package)), out)?;
+        for l in m
+            .later_movers
+            .iter()
+            .filter(|l| !l.changed.is_empty() || !l.new_components.is_empty())
+        {
+            para(
+                style,
+                &format!("in {} {}:", kb(&l.package), date(&l.package)),
+                out,
+            )?;
             changes(l, style, out)?;
         }
     }
     if m.stragglers.is_empty() {
-        para(style, "stragglers (later packages still on the old build): none", out)?;
+        para(
+            style,
+            "stragglers (later packages still on the old build): none",
+            out,
+        )?;
     } else {
-        para(style, &format!("stragglers (later packages still on the old build) ({}):", m.stragglers.len()), out)?;
+        para(
+            style,
+            &format!(
+                "stragglers (later packages still on the old build) ({}):",
+                m.stragglers.len()
+            ),
+            out,
+        )?;
         let rows = m
             .stragglers
             .iter()
@@ -458,7 +532,11 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
                 vec![
                     kb(&s.package),
                     date(&s.package),
-                    s.builds.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","),
+                    s.builds
+                        .iter()
+                        .map(|b| b.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
                     printable(&s.package.source),
                 ]
             })
@@ -537,7 +615,9 @@ fn finding_row(f: &CeilingFinding) -> Vec<String> {
     ]
 }
 
-const FINDING_HEADERS: [&str; 8] = ["LEFT", "VERSION", "TRACK", "CTR", "TO 65535", "NAME", "ARCH", "PACKAGES"];
+const FINDING_HEADERS: [&str; 8] = [
+    "LEFT", "VERSION", "TRACK", "CTR", "TO 65535", "NAME", "ARCH", "PACKAGES",
+];
 
 /// Not-close findings shown per table after the close ones (JSON lists all).
 const MORE_FINDINGS: usize = 5;
@@ -563,7 +643,9 @@ fn ceilings(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rende
             };
             match (r.scheme, r.ceiling) {
                 (Scheme::Nt6, _) => format!("{scope}: NT 6.x track window{threshold}"),
-                (Scheme::Plain, c) => format!("{scope}: revision <= {}{threshold}", c.unwrap_or(u16::MAX)),
+                (Scheme::Plain, c) => {
+                    format!("{scope}: revision <= {}{threshold}", c.unwrap_or(u16::MAX))
+                }
             }
         })
         .collect();
@@ -586,10 +668,17 @@ fn ceilings(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rende
     }
     para(
         style,
-        &format!("{} of {} distinct versions are close; closest first.", c.findings_close, c.findings.len()),
+        &format!(
+            "{} of {} distinct versions are close; closest first.",
+            c.findings_close,
+            c.findings.len()
+        ),
         out,
     )?;
-    for (kind, title) in [(VersionKind::Component, "Components"), (VersionKind::File, "Files (PE file version)")] {
+    for (kind, title) in [
+        (VersionKind::Component, "Components"),
+        (VersionKind::File, "Files (PE file version)"),
+    ] {
         let of_kind: Vec<&CeilingFinding> = c.findings.iter().filter(|f| f.kind == kind).collect();
         if of_kind.is_empty() {
             continue;
@@ -598,7 +687,11 @@ fn ceilings(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rende
         let shown = close + (of_kind.len() - close).min(MORE_FINDINGS);
         writeln!(out)?;
         let more = if shown < of_kind.len() {
-            format!(", then {} of the {} not close", shown - close, of_kind.len() - close)
+            format!(
+                ", then {} of the {} not close",
+                shown - close,
+                of_kind.len() - close
+            )
         } else {
             String::new()
         };
@@ -658,7 +751,9 @@ fn anomalies(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
 fn forecast_when(f: &Forecast) -> String {
     match f.status {
         ForecastStatus::Projected => f.projected_month.clone().unwrap_or_else(|| "-".into()),
-        ForecastStatus::Exhausted => format!("reached {}", f.projected_month.as_deref().unwrap_or("")),
+        ForecastStatus::Exhausted => {
+            format!("reached {}", f.projected_month.as_deref().unwrap_or(""))
+        }
         ForecastStatus::NotGrowing => "not growing".into(),
         ForecastStatus::TooFewPoints => "1 date only".into(),
         ForecastStatus::BeyondHorizon => "> 100 years".into(),
@@ -683,10 +778,19 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
         writeln!(out)?;
     }
     let track = |f: &Forecast| f.track.map_or_else(|| "-".into(), |t| t.to_string());
-    let slope = |f: &Forecast| f.slope_per_month.map_or_else(|| "-".into(), |s| format!("{s:.2}"));
-    let builds: Vec<&Forecast> = a.forecasts.iter().filter(|f| f.scope == ForecastScope::OsBuild).collect();
+    let slope = |f: &Forecast| {
+        f.slope_per_month
+            .map_or_else(|| "-".into(), |s| format!("{s:.2}"))
+    };
+    let builds: Vec<&Forecast> = a
+        .forecasts
+        .iter()
+        .filter(|f| f.scope == ForecastScope::OsBuild)
+        .collect();
     Grid {
-        headers: &["BUILD", "TRACK", "PTS", "PAIRS", "FIRST", "LAST", "VALUE", "LEFT", "/MONTH", "REACHES"],
+        headers: &[
+            "BUILD", "TRACK", "PTS", "PAIRS", "FIRST", "LAST", "VALUE", "LEFT", "/MONTH", "REACHES",
+        ],
         rows: builds
             .iter()
             .map(|f| {
@@ -725,7 +829,9 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
                 let mut line = format!("    {head}");
                 for (i, p) in pts.iter().enumerate() {
                     let sep = if i + 1 < pts.len() { "," } else { "" };
-                    if i > 0 && line.chars().count() + 1 + p.chars().count() + sep.len() > TABLE_WIDTH {
+                    if i > 0
+                        && line.chars().count() + 1 + p.chars().count() + sep.len() > TABLE_WIDTH
+                    {
                         writeln!(out, "{line}")?;
                         line = format!("      {p}{sep}");
                     } else {
@@ -743,15 +849,32 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
         let comps: Vec<&Forecast> = a
             .forecasts
             .iter()
-            .filter(|c| c.scope == ForecastScope::Component && c.os_build == f.os_build && c.track == f.track)
+            .filter(|c| {
+                c.scope == ForecastScope::Component
+                    && c.os_build == f.os_build
+                    && c.track == f.track
+            })
             .collect();
         if comps.is_empty() {
             continue;
         }
         writeln!(out)?;
-        subheading(style, &format!("{} {} per component", f.os_build, track(f)), out)?;
+        subheading(
+            style,
+            &format!("{} {} per component", f.os_build, track(f)),
+            out,
+        )?;
         Grid {
-            headers: &["COMPONENT", "PTS", "PAIRS", "LAST", "VALUE", "LEFT", "/MONTH", "REACHES"],
+            headers: &[
+                "COMPONENT",
+                "PTS",
+                "PAIRS",
+                "LAST",
+                "VALUE",
+                "LEFT",
+                "/MONTH",
+                "REACHES",
+            ],
             rows: comps
                 .iter()
                 .map(|c| {
@@ -782,7 +905,12 @@ fn errors(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderE
         return Ok(());
     }
     for e in &a.errors {
-        let line = format!("{}: [{}] {}", printable(&e.path), printable(&e.kind), printable(&e.message));
+        let line = format!(
+            "{}: [{}] {}",
+            printable(&e.path),
+            printable(&e.kind),
+            printable(&e.message)
+        );
         match style {
             Style::Table => writeln!(out, "  {line}")?,
             Style::Markdown => writeln!(out, "- {}", md(&line))?,
@@ -800,7 +928,11 @@ fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
         h.matches,
         versions,
         h.architectures.len(),
-        if h.unversioned > 0 { format!(" ({} without a version)", h.unversioned) } else { String::new() }
+        if h.unversioned > 0 {
+            format!(" ({} without a version)", h.unversioned)
+        } else {
+            String::new()
+        }
     )?;
     if h.architectures.is_empty() {
         writeln!(out, "  no file of that name in the scanned packages")?;
@@ -809,11 +941,25 @@ fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
         writeln!(out)?;
         writeln!(out, "{}", printable(&arch.architecture))?;
         let mut rows = Vec::new();
+        let mut line: Option<(u16, u16)> = None;
         for e in &arch.entries {
+            let this = (e.version.major, e.version.minor);
+            if line.is_some_and(|l| l != this) {
+                rows.push(vec![format!(
+                    "-- {}.{}: another OS version line",
+                    this.0, this.1
+                )]);
+            }
+            line = Some(this);
             if let Some(mv) = &e.build_move {
-                rows.push(vec![
-                    format!("-- build move {} -> {}: revision {} -> {} ({})", mv.from, e.build, mv.previous.revision, e.version.revision, signed(mv.reset)),
-                ]);
+                rows.push(vec![format!(
+                    "-- build move {} -> {}: revision {} -> {} ({})",
+                    mv.from,
+                    e.build,
+                    mv.previous.revision,
+                    e.version.revision,
+                    signed(mv.reset)
+                )]);
             }
             let (track, counter) = match e.nt6 {
                 Some(n) => (n.track.to_string(), n.counter.to_string()),
@@ -839,7 +985,9 @@ fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
 
 /// History rows with the build-move marker lines spanning the whole width.
 fn history_grid(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result<()> {
-    let headers = ["VERSION", "BUILD", "TRACK", "CTR", "LEFT", "TO 65535", "FIRST IN", "DATE", "ALSO IN"];
+    let headers = [
+        "VERSION", "BUILD", "TRACK", "CTR", "LEFT", "TO 65535", "FIRST IN", "DATE", "ALSO IN",
+    ];
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in rows.iter().filter(|r| r.len() == headers.len()) {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -874,9 +1022,17 @@ mod tests {
 
     #[test]
     fn fit_cuts_the_middle() {
-        assert_eq!(fit("microsoft-windows-terminalservices-drivers", 20), "microsoft…es-drivers");
+        assert_eq!(
+            fit("microsoft-windows-terminalservices-drivers", 20),
+            "microsoft…es-drivers"
+        );
         assert_eq!(fit("short", 20), "short");
-        assert_eq!(fit("microsoft-windows-terminalservices-drivers", 20).chars().count(), 20);
+        assert_eq!(
+            fit("microsoft-windows-terminalservices-drivers", 20)
+                .chars()
+                .count(),
+            20
+        );
     }
 
     #[test]
@@ -897,7 +1053,10 @@ mod tests {
         let mut buf = Vec::new();
         g.write(Style::Table, &mut buf).expect("write");
         let text = String::from_utf8(buf).expect("utf8");
-        assert!(text.lines().all(|l| l.chars().count() <= TABLE_WIDTH), "{text}");
+        assert!(
+            text.lines().all(|l| l.chars().count() <= TABLE_WIDTH),
+            "{text}"
+        );
         assert!(text.contains('…'));
     }
 }
