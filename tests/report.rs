@@ -579,3 +579,47 @@ fn ceilings_file_overrides_and_bad_files_exit_2() {
         String::from_utf8_lossy(&o.stderr).contains("cannot read ceilings file no/such/rules.toml")
     );
 }
+
+/// The genuine KB2999226 payloads ship GDR (6.0.6002.19488) and LDR (6.0.6002.23798)
+/// builds of the same components side by side: the analyses must keep the tracks apart
+/// (no false "counter went down" between them, both tracks measured).
+#[test]
+fn real_packages_keep_gdr_and_ldr_apart() {
+    let real = root().join("../shared/real");
+    if !real.is_dir() {
+        eprintln!("SKIP: ../shared/real is not present; real-package report not run");
+        return;
+    }
+    let out = kbscan(&[
+        "report",
+        "../shared/real/cab",
+        "../shared/real/msu",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let anomalies = r["anomalies"].as_array().expect("anomalies");
+    assert!(
+        anomalies.iter().all(|a| a["kind"] != "counter_decrease"),
+        "GDR and LDR must not be compared: {anomalies:#?}"
+    );
+    let findings = r["ceilings"]["findings"].as_array().expect("findings");
+    let track_of = |v: &str| {
+        findings
+            .iter()
+            .find(|f| f["kind"] == "component" && f["version"] == v)
+            .map(|f| f["nt6"]["track"].clone())
+    };
+    assert_eq!(track_of("6.0.6002.19488"), Some(Value::from("gdr")));
+    assert_eq!(track_of("6.0.6002.23798"), Some(Value::from("ldr")));
+    assert!(
+        r["moves"].as_array().expect("moves").is_empty(),
+        "one KB moves nothing"
+    );
+}
