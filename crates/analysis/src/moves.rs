@@ -90,7 +90,7 @@ struct State {
 }
 
 /// The versioned components of a package, grouped by `major.minor`.
-fn by_line<'a>(pkg: &Pkg<'a>) -> BTreeMap<(u16, u16), Vec<ComponentVersion>> {
+fn by_line(pkg: &Pkg<'_>) -> BTreeMap<(u16, u16), Vec<ComponentVersion>> {
     let mut out: BTreeMap<(u16, u16), Vec<ComponentVersion>> = BTreeMap::new();
     for c in &pkg.p.components {
         if let Some(v) = c.version {

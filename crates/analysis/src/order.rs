@@ -92,20 +92,18 @@ pub(crate) fn compare(a: &Pkg<'_>, b: &Pkg<'_>) -> Ordering {
 /// `KB999` sorts before `KB4489887` (numbers compare as numbers); a KB that is not
 /// `KB<digits>` sorts after all numeric ones, by text; no KB sorts last.
 pub(crate) fn kb_key(kb: Option<&str>) -> (u8, u64, String) {
-    match kb {
-        Some(k) => {
-            let digits = k
-                .strip_prefix("KB")
-                .or_else(|| k.strip_prefix("kb"))
-                .unwrap_or(k);
-            match digits.parse::<u64>() {
-                Ok(n) if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) => {
-                    (0, n, String::new())
-                }
-                _ => (1, 0, k.to_string()),
-            }
-        }
-        None => (2, 0, String::new()),
+    let Some(k) = kb else {
+        return (2, 0, String::new());
+    };
+    let digits = k
+        .strip_prefix("KB")
+        .or_else(|| k.strip_prefix("kb"))
+        .unwrap_or(k);
+    // `parse` alone would accept a leading `+`; only plain digits are a KB number.
+    let numeric = !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit());
+    match digits.parse::<u64>() {
+        Ok(n) if numeric => (0, n, String::new()),
+        _ => (1, 0, k.to_string()),
     }
 }
 
