@@ -628,3 +628,38 @@ fn real_packages_keep_gdr_and_ldr_apart() {
         "one KB moves nothing"
     );
 }
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["report"][..],
+        &["report", "corpus/synthetic", "--format", "csv"],
+        &["report", "corpus/synthetic", "-j", "0"],
+        &["report", "no/such/path"],
+        &["history"],
+        &[
+            "history",
+            "ntoskrnl.exe",
+            "corpus/synthetic",
+            "--format",
+            "markdown",
+        ],
+    ] {
+        let o = kbscan(args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "kbscan {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.stdout.is_empty(), "kbscan {args:?} printed a report");
+    }
+    let none = String::from_utf8(ok_stdout(&[
+        "history",
+        "no-such-file.dll",
+        "corpus/synthetic",
+        "--quiet",
+    ]))
+    .expect("utf8");
+    assert!(none.contains("no file of that name"), "{none}");
+}
