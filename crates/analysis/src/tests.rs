@@ -654,3 +654,53 @@ fn analysis_json_is_deterministic() {
     assert_eq!(a, b);
     assert!(a.starts_with("{\"schema_version\":1,"), "{a}");
 }
+
+#[test]
+fn gdr_and_ldr_side_by_side_are_not_a_decrease_and_private_is_flagged() {
+    let a = run(vec![
+        pkg(
+            "KB1",
+            "x86",
+            Some("2015-09-10"),
+            &[
+                ("x86", "ucrt", "6.0.6002.23798"),
+                ("x86", "ucrt", "6.0.6002.19488"),
+            ],
+        ),
+        pkg(
+            "KB2",
+            "x86",
+            Some("2015-10-10"),
+            &[("x86", "ucrt", "6.0.6002.19500")],
+        ),
+        pkg(
+            "KB3",
+            "x86",
+            Some("2015-11-10"),
+            &[
+                ("x86", "ucrt", "6.0.6002.23800"),
+                ("x86", "dbg", "6.0.6002.28700"),
+            ],
+        ),
+    ]);
+    let kinds: Vec<(AnomalyKind, &str)> = a
+        .anomalies
+        .iter()
+        .map(|x| (x.kind, x.name.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (AnomalyKind::PrivateTrack, "dbg"),
+            (AnomalyKind::PrivateTrack, "dbg.dll")
+        ],
+        "GDR 19500 after LDR 23798 is another track, not a decrease: {:#?}",
+        a.anomalies
+    );
+    let gdr = a
+        .forecasts
+        .iter()
+        .find(|f| f.component.as_deref() == Some("ucrt") && f.track == Some(Track::Gdr))
+        .expect("GDR series");
+    assert_eq!(gdr.points, 2);
+}
