@@ -195,6 +195,29 @@ impl FolderWalk<'_, '_> {
         }
     }
 
+    /// The folder stream has ended (normally or not). Files that are complete but were queued
+    /// behind an incomplete one are still delivered (everything from the queue head's offset
+    /// on is buffered); the incomplete ones get `err`.
+    fn finish(
+        &mut self,
+        err: impl Fn(&FileEntry) -> CabError,
+        sink: &mut dyn FnMut(&FileEntry, &[u8]),
+        report: &mut WalkReport,
+    ) {
+        while let Some(i) = self.queue.pop_front() {
+            let Some(f) = self.cab.files.get(i) else {
+                continue;
+            };
+            match self.buf.slice(f.offset.into(), f.end()) {
+                Some(bytes) if f.end() <= self.pos => {
+                    sink(f, bytes);
+                    report.stats.files_delivered += 1;
+                }
+                _ => report.errors.push((i, err(f))),
+            }
+        }
+    }
+
     fn run(
         &mut self,
         continues_to_next: bool,
@@ -252,24 +275,26 @@ impl FolderWalk<'_, '_> {
             match step {
                 Ok(true) => self.deliver_ready(sink, report),
                 Ok(false) => {
-                    return self.fail_rest(
+                    return self.finish(
                         |f| CabError::SplitCabinet {
                             file: f.name.clone(),
                             reason: "its data continues in the next cabinet",
                         },
+                        sink,
                         report,
                     )
                 }
-                Err(e) => return self.fail_rest(|_| e.clone(), report),
+                Err(e) => return self.finish(|_| e.clone(), sink, report),
             }
         }
         let folder_len = self.pos;
-        self.fail_rest(
+        self.finish(
             |f| CabError::FileBeyondFolder {
                 file: f.name.clone(),
                 end: f.end(),
                 folder_len,
             },
+            sink,
             report,
         );
     }
