@@ -49,6 +49,9 @@ impl ZipError {
     }
 }
 
+/// Receives each entry's raw name and its bytes, or why they could not be read.
+pub type EntrySink<'s> = dyn FnMut(&str, Result<&[u8], ZipError>) + 's;
+
 /// Initial buffer reservation per entry: small, because the declared size is not trusted.
 const INITIAL_ENTRY_CAPACITY: u64 = 64 * 1024;
 
@@ -58,7 +61,7 @@ const INITIAL_ENTRY_CAPACITY: u64 = 64 * 1024;
 pub fn for_each_entry(
     bytes: &[u8],
     limits: &Limits,
-    sink: &mut dyn FnMut(&str, Result<&[u8], ZipError>),
+    sink: &mut EntrySink<'_>,
 ) -> Result<(), ZipError> {
     let mut archive = ::zip::ZipArchive::new(Cursor::new(bytes)).map_err(ZipError::Archive)?;
     let count = archive.len();
@@ -112,7 +115,9 @@ pub fn for_each_entry(
         let cap = limits.max_entry_bytes.min(left);
         buf.clear();
         buf.reserve(file.size().min(cap).min(INITIAL_ENTRY_CAPACITY) as usize);
-        let read = (&mut file).take(cap.saturating_add(1)).read_to_end(&mut buf);
+        let read = (&mut file)
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut buf);
         drop(file);
         if let Err(source) = read {
             sink(

@@ -16,7 +16,7 @@ fn content(seed: u64, len: usize) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 3 == 0 {
+        if x.is_multiple_of(3) {
             v.extend_from_slice(b"kbscan component manifest ");
         } else {
             v.push((x >> 24) as u8);
@@ -57,14 +57,21 @@ fn ours(bytes: &[u8]) -> (BTreeMap<String, Vec<u8>>, kbscan_archive::cab::WalkRe
 fn differential_against_cab_crate() {
     let sizes = [0usize, 1, 7, 100, 4096, 32_768, 32_769, 70_000, 150_001];
     let mut spec: Spec = Vec::new();
-    for (fi, ct) in [CompressionType::None, CompressionType::MsZip, CompressionType::MsZip]
-        .into_iter()
-        .enumerate()
+    for (fi, ct) in [
+        CompressionType::None,
+        CompressionType::MsZip,
+        CompressionType::MsZip,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let files = (0..30)
             .map(|i| {
                 let name = format!("f{fi}\\dir\\file{i:03}.bin");
-                (name, content((fi * 1000 + i) as u64, sizes[i % sizes.len()]))
+                (
+                    name,
+                    content((fi * 1000 + i) as u64, sizes[i % sizes.len()]),
+                )
             })
             .collect();
         spec.push((ct, files));
@@ -76,7 +83,11 @@ fn differential_against_cab_crate() {
     let mut oracle = cab::Cabinet::new(Cursor::new(&bytes)).expect("oracle parse");
     let names: Vec<String> = oracle
         .folder_entries()
-        .flat_map(|f| f.file_entries().map(|e| e.name().to_owned()).collect::<Vec<_>>())
+        .flat_map(|f| {
+            f.file_entries()
+                .map(|e| e.name().to_owned())
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert_eq!(names.len(), got.len());
     for name in names {
@@ -86,7 +97,10 @@ fn differential_against_cab_crate() {
             .expect("oracle open")
             .read_to_end(&mut want)
             .expect("oracle read");
-        assert!(got.get(&name) == Some(&want), "{name} differs from the cab crate");
+        assert!(
+            got.get(&name) == Some(&want),
+            "{name} differs from the cab crate"
+        );
     }
     // And both agree with what was written.
     for (_, files) in &spec {
@@ -122,9 +136,16 @@ fn solid_folder_is_decoded_once() {
             }
             delivered += 1;
         });
-        assert!(report.errors.is_empty(), "{:?}", &report.errors[..3.min(report.errors.len())]);
+        assert!(
+            report.errors.is_empty(),
+            "{:?}",
+            &report.errors[..3.min(report.errors.len())]
+        );
         assert_eq!((delivered, mismatches), (n, 0));
-        assert_eq!(report.stats.blocks_decoded, u64::from(cab.folders[0].block_count));
+        assert_eq!(
+            report.stats.blocks_decoded,
+            u64::from(cab.folders[0].block_count)
+        );
         assert_eq!(report.stats.folders_decoded, 1);
     }
 }
@@ -330,7 +351,10 @@ fn folder_without_blocks_is_an_error_not_a_panic() {
 fn every_truncation_is_handled() {
     let spec: Spec = vec![(
         CompressionType::MsZip,
-        vec![("a".into(), content(1, 3000)), ("b".into(), content(2, 40_000))],
+        vec![
+            ("a".into(), content(1, 3000)),
+            ("b".into(), content(2, 40_000)),
+        ],
     )];
     let bytes = build(&spec);
     for len in 0..bytes.len() {

@@ -13,7 +13,10 @@ fn real_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIP: {} not found (real test data lives outside the repo)", dir.display());
+        eprintln!(
+            "SKIP: {} not found (real test data lives outside the repo)",
+            dir.display()
+        );
         None
     }
 }
@@ -97,10 +100,18 @@ fn assert_matches_cabextract(path: &Path, ours: &Ours, allowed_missing: bool) ->
     for (name, bytes) in &theirs {
         match mine.get(name.as_str()) {
             Some(b) => {
-                assert!(*b == bytes.as_slice(), "{}: {name} differs from cabextract", path.display());
+                assert!(
+                    *b == bytes.as_slice(),
+                    "{}: {name} differs from cabextract",
+                    path.display()
+                );
                 compared += 1;
             }
-            None => assert!(allowed_missing, "{}: cabextract extracts {name}, we do not", path.display()),
+            None => assert!(
+                allowed_missing,
+                "{}: cabextract extracts {name}, we do not",
+                path.display()
+            ),
         }
     }
     compared
@@ -112,16 +123,25 @@ fn genuine_payload_cabs_match_cabextract() {
     if !have_cabextract() {
         return;
     }
-    for name in ["Windows6.0-KB2999226-x64.cab", "Windows6.0-KB2999226-x86.cab"] {
+    for name in [
+        "Windows6.0-KB2999226-x64.cab",
+        "Windows6.0-KB2999226-x86.cab",
+    ] {
         let path = dir.join("cab").join(name);
         let bytes = std::fs::read(&path).expect("read cab");
         let cab = Cabinet::parse(&bytes, &Limits::default()).expect("parse");
-        assert!(cab.header.trailing_bytes > 0, "{name}: Authenticode after cbCabinet");
+        assert!(
+            cab.header.trailing_bytes > 0,
+            "{name}: Authenticode after cbCabinet"
+        );
         assert_eq!(cab.folders[0].compression.to_string(), "LZX:21");
         let ours = walk(&bytes).expect("parse");
         assert!(ours.errors.is_empty(), "{name}: {:?}", ours.errors);
         assert_eq!(ours.delivered.len(), cab.files.len());
-        assert_eq!(ours.blocks, ours.block_total, "{name}: every block decoded once");
+        assert_eq!(
+            ours.blocks, ours.block_total,
+            "{name}: every block decoded once"
+        );
         let n = assert_matches_cabextract(&path, &ours, false);
         assert_eq!(n, cab.files.len(), "{name}: all members compared");
         eprintln!("{name}: {n} members byte-identical to cabextract");
@@ -150,7 +170,11 @@ fn genuine_msu_outer_and_payload_match_cabextract() {
         let p = tmp.path().join(name.replace(['\\', '/'], "_"));
         std::fs::write(&p, inner).expect("write inner");
         let inner_ours = walk(inner).expect("parse inner cab");
-        assert!(inner_ours.errors.is_empty(), "{name}: {:?}", inner_ours.errors);
+        assert!(
+            inner_ours.errors.is_empty(),
+            "{name}: {:?}",
+            inner_ours.errors
+        );
         let n = assert_matches_cabextract(&p, &inner_ours, false);
         eprintln!("{name}: {n} members byte-identical to cabextract");
     }
@@ -192,68 +216,99 @@ const NAME255: &str = "HelloHelloHelloHelloHelloHelloHelloHelloHelloHelloHelloHe
 
 //                                                      cabextract 1.9 says
 const LIBMSPACK: &[(&str, Expect)] = &[
-    ("bad_folderindex", Walk(&["hello.c"], &["cab_folder_index_out_of_range"])), // no valid cabinets
-    ("bad_nofiles", Parse("cab_empty")),                    // no valid cabinets
-    ("bad_nofolders", Parse("cab_empty")),                  // no valid cabinets
-    ("bad_signature", Parse("cab_bad_signature")),          // no valid cabinets
-    ("cve-2010-2800-mszip-infinite-loop", Walk(&[], &["cab_decode"])), // error in CAB data format
+    (
+        "bad_folderindex",
+        Walk(&["hello.c"], &["cab_folder_index_out_of_range"]),
+    ), // no valid cabinets
+    ("bad_nofiles", Parse("cab_empty")),   // no valid cabinets
+    ("bad_nofolders", Parse("cab_empty")), // no valid cabinets
+    ("bad_signature", Parse("cab_bad_signature")), // no valid cabinets
+    (
+        "cve-2010-2800-mszip-infinite-loop",
+        Walk(&[], &["cab_decode"]),
+    ), // error in CAB data format
     ("cve-2014-9556-qtm-infinite-loop", Walk(&[], &["cab_limit"])), // error in CAB data format
-    ("cve-2014-9732-folders-segfault", Walk(&["1", "3"], &["cab_unsupported_compression"])), // 1,3 OK; 2 fails
+    (
+        "cve-2014-9732-folders-segfault",
+        Walk(&["1", "3"], &["cab_unsupported_compression"]),
+    ), // 1,3 OK; 2 fails
     ("cve-2015-4470-mszip-over-read", Walk(&[], &["cab_decode"])), // decompression error
-    ("cve-2015-4471-lzx-under-read", TRUNC),                // no valid cabinets
-    ("cve-2017-11423-fname-overread", Parse("cab_limit")),  // no valid cabinets
-    ("cve-2018-18584-qtm-max-size-block", Walk(&[], &["cab_unsupported_compression"])), // decompression error
-    ("filename-read-violation-1", Parse("cab_bad_name")),   // no valid cabinets
+    ("cve-2015-4471-lzx-under-read", TRUNC), // no valid cabinets
+    ("cve-2017-11423-fname-overread", Parse("cab_limit")), // no valid cabinets
+    (
+        "cve-2018-18584-qtm-max-size-block",
+        Walk(&[], &["cab_unsupported_compression"]),
+    ), // decompression error
+    ("filename-read-violation-1", Parse("cab_bad_name")), // no valid cabinets
     ("filename-read-violation-2", Walk(&[], &["cab_limit"])), // decompression error
     ("filename-read-violation-3", Walk(&[], &["cab_limit"])), // decompression error
     ("filename-read-violation-4", Walk(&[], &["cab_truncated"])), // decompression error
-    ("hidden-file-bad-folderid", Walk(&[], &["cab_folder_index_out_of_range"])), // no valid cabinets
-    ("hidden-file-beyond-eof", TRUNC),                      // no valid cabinets
+    (
+        "hidden-file-bad-folderid",
+        Walk(&[], &["cab_folder_index_out_of_range"]),
+    ), // no valid cabinets
+    ("hidden-file-beyond-eof", TRUNC),     // no valid cabinets
     ("hidden-files", Walk(&["hidden1.txt", "hidden2.txt"], &[])), // normal1.txt, normal2.txt OK
     ("lzx-main-tree-no-lengths", Walk(&[], &["cab_decode"])), // decompression error
-    ("lzx-premature-matches", Walk(&[], &["cab_decode"])),  // decompression error
-    ("mszip_lzx_qtm", Walk(&["mszip.txt", "lzx.txt"], &["cab_unsupported_compression"])), // all 3 OK
-    ("multi_basic_pt1", Walk(&[], SPLIT3)),                 // set incomplete
-    ("multi_basic_pt2", Walk(&[], SPLIT3)),                 // set incomplete
-    ("multi_basic_pt3", Walk(&[], SPLIT3)),                 // set incomplete
-    ("multi_basic_pt4", Walk(&[], SPLIT3)),                 // set incomplete
-    ("multi_basic_pt5", Walk(&[], SPLIT3)),                 // set incomplete
-    ("normal_255c_filename", Walk(&[NAME255], &[])),        // OK
-    ("normal_2files_1folder", Walk(&["hello.c", "welcome.c"], &[])), // OK
-    ("normal_2files_2folders", Walk(&["mszip1.txt", "mszip2.txt", "lzx1.txt", "lzx2.txt"], &[])), // OK
-    ("partial_nodata", Walk(&[], &["cab_truncated", "cab_truncated"])), // no valid cabinets
-    ("partial_nofiles", TRUNC),                             // no valid cabinets
-    ("partial_nofolder", TRUNC),                            // no valid cabinets
-    ("partial_shortextheader", TRUNC),                      // no valid cabinets
-    ("partial_shortfile1", TRUNC),                          // no valid cabinets
-    ("partial_shortfile2", TRUNC),                          // no valid cabinets
-    ("partial_shortfolder", TRUNC),                         // no valid cabinets
-    ("partial_shortheader", TRUNC),                         // no valid cabinets
-    ("partial_str_nofname", TRUNC),                         // no valid cabinets
-    ("partial_str_noninfo", TRUNC),                         // no valid cabinets
-    ("partial_str_nonname", TRUNC),                         // no valid cabinets
-    ("partial_str_nopinfo", TRUNC),                         // no valid cabinets
-    ("partial_str_nopname", TRUNC),                         // no valid cabinets
-    ("partial_str_shortfname", TRUNC),                      // no valid cabinets
-    ("partial_str_shortninfo", TRUNC),                      // no valid cabinets
-    ("partial_str_shortnname", TRUNC),                      // no valid cabinets
-    ("partial_str_shortpinfo", TRUNC),                      // no valid cabinets
-    ("partial_str_shortpname", TRUNC),                      // no valid cabinets
-    ("reserve_---", Walk(TWO, &[])),                        // OK
-    ("reserve_--D", Walk(TWO, &[])),                        // OK
-    ("reserve_-F-", Walk(TWO, &[])),                        // OK
-    ("reserve_-FD", Walk(TWO, &[])),                        // OK
-    ("reserve_H--", Walk(TWO, &[])),                        // OK
-    ("reserve_H-D", Walk(TWO, &[])),                        // OK
-    ("reserve_HF-", Walk(TWO, &[])),                        // OK
-    ("reserve_HFD", Walk(TWO, &[])),                        // OK
-    ("search_basic", Parse("cab_bad_signature")),           // finds 2 embedded cabinets, all OK
-    ("search_tricky1", Parse("cab_empty")),                 // finds the embedded cabinet, OK
+    ("lzx-premature-matches", Walk(&[], &["cab_decode"])), // decompression error
+    (
+        "mszip_lzx_qtm",
+        Walk(&["mszip.txt", "lzx.txt"], &["cab_unsupported_compression"]),
+    ), // all 3 OK
+    ("multi_basic_pt1", Walk(&[], SPLIT3)), // set incomplete
+    ("multi_basic_pt2", Walk(&[], SPLIT3)), // set incomplete
+    ("multi_basic_pt3", Walk(&[], SPLIT3)), // set incomplete
+    ("multi_basic_pt4", Walk(&[], SPLIT3)), // set incomplete
+    ("multi_basic_pt5", Walk(&[], SPLIT3)), // set incomplete
+    ("normal_255c_filename", Walk(&[NAME255], &[])), // OK
+    (
+        "normal_2files_1folder",
+        Walk(&["hello.c", "welcome.c"], &[]),
+    ), // OK
+    (
+        "normal_2files_2folders",
+        Walk(&["mszip1.txt", "mszip2.txt", "lzx1.txt", "lzx2.txt"], &[]),
+    ), // OK
+    (
+        "partial_nodata",
+        Walk(&[], &["cab_truncated", "cab_truncated"]),
+    ), // no valid cabinets
+    ("partial_nofiles", TRUNC),            // no valid cabinets
+    ("partial_nofolder", TRUNC),           // no valid cabinets
+    ("partial_shortextheader", TRUNC),     // no valid cabinets
+    ("partial_shortfile1", TRUNC),         // no valid cabinets
+    ("partial_shortfile2", TRUNC),         // no valid cabinets
+    ("partial_shortfolder", TRUNC),        // no valid cabinets
+    ("partial_shortheader", TRUNC),        // no valid cabinets
+    ("partial_str_nofname", TRUNC),        // no valid cabinets
+    ("partial_str_noninfo", TRUNC),        // no valid cabinets
+    ("partial_str_nonname", TRUNC),        // no valid cabinets
+    ("partial_str_nopinfo", TRUNC),        // no valid cabinets
+    ("partial_str_nopname", TRUNC),        // no valid cabinets
+    ("partial_str_shortfname", TRUNC),     // no valid cabinets
+    ("partial_str_shortninfo", TRUNC),     // no valid cabinets
+    ("partial_str_shortnname", TRUNC),     // no valid cabinets
+    ("partial_str_shortpinfo", TRUNC),     // no valid cabinets
+    ("partial_str_shortpname", TRUNC),     // no valid cabinets
+    ("reserve_---", Walk(TWO, &[])),       // OK
+    ("reserve_--D", Walk(TWO, &[])),       // OK
+    ("reserve_-F-", Walk(TWO, &[])),       // OK
+    ("reserve_-FD", Walk(TWO, &[])),       // OK
+    ("reserve_H--", Walk(TWO, &[])),       // OK
+    ("reserve_H-D", Walk(TWO, &[])),       // OK
+    ("reserve_HF-", Walk(TWO, &[])),       // OK
+    ("reserve_HFD", Walk(TWO, &[])),       // OK
+    ("search_basic", Parse("cab_bad_signature")), // finds 2 embedded cabinets, all OK
+    ("search_tricky1", Parse("cab_empty")), // finds the embedded cabinet, OK
 ];
 
 /// Files where cabextract extracts members we do not (see the table's doc).
-const CABEXTRACT_EXTRACTS_MORE: &[&str] =
-    &["hidden-files", "mszip_lzx_qtm", "search_basic", "search_tricky1"];
+const CABEXTRACT_EXTRACTS_MORE: &[&str] = &[
+    "hidden-files",
+    "mszip_lzx_qtm",
+    "search_basic",
+    "search_tricky1",
+];
 
 #[test]
 fn libmspack_test_cabinets() {
@@ -300,4 +355,36 @@ fn libmspack_test_cabinets() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Single-byte corruptions of every small libmspack cabinet (MSZIP, LZX, stored, reserve
+/// areas, split sets): parse + walk must return, never panic. Counts lzxd panics caught by
+/// the defensive `catch_unwind`, so a regression in lzxd shows up here.
+#[test]
+fn libmspack_single_byte_corruptions() {
+    let Some(dir) = real_dir() else { return };
+    let mut runs = 0u64;
+    let mut panics = 0u64;
+    for (name, _) in LIBMSPACK {
+        let bytes = std::fs::read(dir.join("libmspack").join(format!("{name}.cab"))).expect("read");
+        if bytes.len() > 4096 {
+            continue;
+        }
+        for i in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xFF] {
+                let mut b = bytes.clone();
+                b[i] ^= flip;
+                if let Ok(cab) = Cabinet::parse(&b, &Limits::default()) {
+                    let errors = cab.for_each_file(&mut |_, _| {});
+                    panics += errors
+                        .iter()
+                        .filter(|(_, e)| e.kind() == "cab_decoder_panic")
+                        .count() as u64;
+                }
+                runs += 1;
+            }
+        }
+    }
+    eprintln!("{runs} corrupted cabinets walked, {panics} lzxd panics caught");
+    assert!(runs > 10_000);
 }

@@ -369,7 +369,8 @@ impl<'a> Cabinet<'a> {
 
         // Each CFFOLDER is 8 bytes plus its reserve: cap the allocation by what fits.
         let folder_len = 8 + usize::from(folder_reserve);
-        let mut folders = Vec::with_capacity(usize::from(folder_count).min(c.remaining() / folder_len));
+        let mut folders =
+            Vec::with_capacity(usize::from(folder_count).min(c.remaining() / folder_len));
         for index in 0..folder_count {
             let data_offset = c.u32("CFFOLDER")?;
             let block_count = c.u16("CFFOLDER")?;
@@ -409,7 +410,7 @@ impl<'a> Cabinet<'a> {
                         // Only "longer than max" is known: the scan stopped there.
                         value: max_name as u64 + 1,
                         max: max_name as u64,
-                    })
+                    });
                 }
             };
             if raw.is_empty() {
@@ -462,10 +463,7 @@ impl<'a> Cabinet<'a> {
     /// folder-stream order. A failure inside one folder (bad checksum, decode error, truncated
     /// data) becomes a per-file error for every file of that folder not yet delivered, and the
     /// walk goes on with the next folder. Returns those errors, sorted by file index.
-    pub fn for_each_file(
-        &self,
-        sink: &mut dyn FnMut(&FileEntry, &[u8]),
-    ) -> Vec<(usize, CabError)> {
+    pub fn for_each_file(&self, sink: &mut dyn FnMut(&FileEntry, &[u8])) -> Vec<(usize, CabError)> {
         self.walk(sink).errors
     }
 

@@ -84,12 +84,12 @@ pub(super) fn walk(cab: &Cabinet<'_>, sink: &mut dyn FnMut(&FileEntry, &[u8])) -
                     folders: folder_count as u16,
                 },
             )),
-            FolderRef::ContinuedFromPrev => {
-                report.errors.push((i, split("continued from the previous cabinet")))
-            }
-            FolderRef::ContinuedToNext => {
-                report.errors.push((i, split("continued in the next cabinet")))
-            }
+            FolderRef::ContinuedFromPrev => report
+                .errors
+                .push((i, split("continued from the previous cabinet"))),
+            FolderRef::ContinuedToNext => report
+                .errors
+                .push((i, split("continued in the next cabinet"))),
             FolderRef::ContinuedPrevAndNext => report.errors.push((
                 i,
                 split("continued from the previous and in the next cabinet"),
@@ -144,11 +144,7 @@ impl FolderWalk<'_, '_> {
 
     /// Hands out every queued file whose bytes are complete, then drops buffered bytes
     /// nobody needs any more.
-    fn deliver_ready(
-        &mut self,
-        sink: &mut dyn FnMut(&FileEntry, &[u8]),
-        report: &mut WalkReport,
-    ) {
+    fn deliver_ready(&mut self, sink: &mut dyn FnMut(&FileEntry, &[u8]), report: &mut WalkReport) {
         while let Some(&i) = self.queue.front() {
             let Some(f) = self.cab.files.get(i) else {
                 self.queue.pop_front();
@@ -330,7 +326,9 @@ impl FolderWalk<'_, '_> {
             if may_be_split {
                 return Ok(false);
             }
-            return Err(bad("cbUncomp is 0 in a block that does not continue in another cabinet".into()));
+            return Err(bad(
+                "cbUncomp is 0 in a block that does not continue in another cabinet".into(),
+            ));
         }
         if u32::from(uncomp_len) > limits::CAB_MAX_BLOCK_UNCOMPRESSED {
             return Err(bad(format!(
@@ -411,11 +409,14 @@ impl Rolling {
             self.head = 0;
             self.base = pos + skip as u64;
         }
-        self.data.extend_from_slice(chunk.get(skip..).unwrap_or(&[]));
+        self.data
+            .extend_from_slice(chunk.get(skip..).unwrap_or(&[]));
     }
 
     fn discard_before(&mut self, at: u64) {
-        let n = at.saturating_sub(self.base).min((self.data.len() - self.head) as u64) as usize;
+        let n = at
+            .saturating_sub(self.base)
+            .min((self.data.len() - self.head) as u64) as usize;
         self.head += n;
         self.base += n as u64;
         if self.head == self.data.len() {
