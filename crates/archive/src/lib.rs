@@ -184,4 +184,14 @@ mod tests {
         assert_eq!(p.last(), Some("amd64_x\\ntoskrnl.exe"));
         assert_eq!(p.depth(), 4);
     }
+
+    #[test]
+    fn nested_path_deserialises_from_its_string_form() {
+        use serde::de::{value::Error, IntoDeserializer};
+        use serde::Deserialize;
+        let de = IntoDeserializer::<Error>::into_deserializer("a.zip!b.msu!c.cab!d\\e.dll");
+        let p = NestedPath::deserialize(de).expect("deserialise");
+        assert_eq!(p.parts(), ["a.zip", "b.msu", "c.cab", "d\\e.dll"]);
+        assert_eq!(p.to_string(), "a.zip!b.msu!c.cab!d\\e.dll");
+    }
 }

@@ -230,7 +230,7 @@ impl FolderWalk<'_, '_> {
         if self.queue.is_empty() {
             return;
         }
-        let codec = match Codec::new(folder.compression) {
+        let mut codec = match Codec::new(folder.compression) {
             Ok(c) => c,
             Err(method) => {
                 return self.fail_rest(
@@ -242,7 +242,6 @@ impl FolderWalk<'_, '_> {
                 )
             }
         };
-        let mut codec = codec;
         if folder.block_count == 0 {
             return self.fail_rest(|_| CabError::FolderNoData { folder: folder_ix }, report);
         }
