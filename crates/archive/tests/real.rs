@@ -388,3 +388,54 @@ fn libmspack_single_byte_corruptions() {
     eprintln!("{runs} corrupted cabinets walked, {panics} lzxd panics caught");
     assert!(runs > 10_000);
 }
+
+/// Zeroes every CFDATA `csum` (0 = "not computed") so corruptions reach the codecs instead of
+/// being stopped by the checksum.
+fn without_checksums(bytes: &[u8]) -> Option<Vec<u8>> {
+    let cab = Cabinet::parse(bytes, &Limits::default()).ok()?;
+    let mut out = bytes.to_vec();
+    for folder in &cab.folders {
+        let mut at = folder.data_offset as usize;
+        for _ in 0..folder.block_count {
+            let hdr = out.get(at..at + 8)?;
+            let cb_data = u16::from_le_bytes([hdr[4], hdr[5]]) as usize;
+            out.get_mut(at..at + 4)?.fill(0);
+            at += 8 + usize::from(cab.header.data_reserve) + cb_data;
+        }
+    }
+    Some(out)
+}
+
+/// Same sweep with checksums disabled, so every flipped data byte is fed to MSZIP (zlib-rs)
+/// or LZX (lzxd): decode errors are fine, panics (even caught ones) and hangs are not.
+#[test]
+fn codec_corruptions_reach_decoders_without_panic() {
+    let Some(dir) = real_dir() else { return };
+    let mut runs = 0u64;
+    let mut panics = 0u64;
+    let mut decode_errors = 0u64;
+    for name in [
+        "normal_2files_2folders",
+        "normal_2files_1folder",
+        "mszip_lzx_qtm",
+    ] {
+        let bytes = std::fs::read(dir.join("libmspack").join(format!("{name}.cab"))).expect("read");
+        let base = without_checksums(&bytes).expect("re-checksum");
+        for i in 0..base.len() {
+            for flip in [0x01u8, 0x10, 0x80, 0xFF] {
+                let mut b = base.clone();
+                b[i] ^= flip;
+                if let Ok(cab) = Cabinet::parse(&b, &Limits::default()) {
+                    for (_, e) in cab.for_each_file(&mut |_, _| {}) {
+                        panics += u64::from(e.kind() == "cab_decoder_panic");
+                        decode_errors += u64::from(e.kind() == "cab_decode");
+                    }
+                }
+                runs += 1;
+            }
+        }
+    }
+    eprintln!("{runs} runs, {decode_errors} decode errors, {panics} lzxd panics caught");
+    assert!(decode_errors > 0, "corruptions reached the codecs");
+    assert_eq!(panics, 0, "lzxd panicked on a corrupted frame");
+}
