@@ -1,0 +1,82 @@
+//! Every bound this crate enforces on untrusted input, in one place.
+//!
+//! Two kinds live here: format constants fixed by the specifications (a CFDATA block never
+//! inflates to more than 32 KiB, an LZX window is 2^15..=2^21 bytes) and policy limits a
+//! caller may tune through [`Limits`]. Errors that trip a policy limit name it by the
+//! `LIMIT_*` string below, with the offending value and the maximum, so a report can say
+//! exactly which knob to turn.
+
+/// MS-CAB: a CFDATA block's `cbUncomp` is at most 32 KiB (LZX frames are exactly this).
+pub const CAB_MAX_BLOCK_UNCOMPRESSED: u32 = 32_768;
+/// Largest `cbData` accepted. Incompressible data makes a block's compressed form slightly
+/// larger than its 32 KiB output (MSZIP stored blocks, LZX uncompressed blocks plus framing);
+/// 6 KiB of slack covers that with a wide margin while still rejecting nonsense.
+pub const CAB_MAX_BLOCK_COMPRESSED: u32 = CAB_MAX_BLOCK_UNCOMPRESSED + 6_144;
+/// MSZIP: history carried from one block to the next (the deflate window).
+pub const MSZIP_HISTORY: usize = 32_768;
+/// LZX window sizes a CAB folder may declare (`typeCompress` bits 8..=12).
+pub const LZX_MIN_WINDOW_BITS: u8 = 15;
+/// See [`LZX_MIN_WINDOW_BITS`]; 21 is the largest window `lzxd` and MS-CAB define.
+pub const LZX_MAX_WINDOW_BITS: u8 = 21;
+/// MS-CAB `CB_MAX_CAB_PATH` / `CB_MAX_DISK_NAME`: prev/next cabinet and disk strings.
+pub const CAB_MAX_SET_STRING: usize = 256;
+
+/// MS-CAB `CB_MAX_FILENAME` is 256 bytes including the terminating NUL. libmspack and
+/// cabextract reject longer names (`cve-2017-11423-fname-overread.cab`), so do we.
+pub const CAB_MAX_FILENAME: usize = 255;
+
+/// Names used in [`crate::cab::CabError::Limit`] and [`crate::zip::ZipError::Limit`].
+pub const LIMIT_ENTRIES: &str = "max_entries";
+/// See [`LIMIT_ENTRIES`].
+pub const LIMIT_ENTRY_BYTES: &str = "max_entry_bytes";
+/// See [`LIMIT_ENTRIES`].
+pub const LIMIT_TOTAL_BYTES: &str = "max_total_bytes";
+/// See [`LIMIT_ENTRIES`].
+pub const LIMIT_NAME_LEN: &str = "max_name_len";
+/// See [`LIMIT_ENTRIES`].
+pub const LIMIT_HEADER_RESERVE: &str = "max_header_reserve";
+/// Fixed by MS-CAB, not tunable: CFFILE names ([`CAB_MAX_FILENAME`]).
+pub const LIMIT_CAB_FILENAME: &str = "cab_filename_len";
+/// Fixed by MS-CAB, not tunable: strings naming the previous/next cabinet of a set.
+pub const LIMIT_SET_STRING: &str = "cab_set_string_len";
+
+/// Default for [`Limits::max_entries`]: CAB counts files in a `u16`; real MSU payloads
+/// reach ~20,000. ZIP has no such bound, so the default keeps the same ceiling.
+pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;
+/// Default for [`Limits::max_entry_bytes`]: the largest single files in Windows updates
+/// (e.g. `MRT.exe`, language packs' `.esd` are elsewhere) are well under 1 GiB.
+pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 1 << 30;
+/// Default for [`Limits::max_total_bytes`]: cumulative updates decompress to ~4-6 GiB.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 16 << 30;
+/// Default for [`Limits::max_name_len`]: MS-CAB `CB_MAX_FILENAME` is 256; ZIP names in
+/// update bundles are paths of a few hundred bytes. Allow some slack for both.
+pub const DEFAULT_MAX_NAME_LEN: usize = 1_024;
+/// Default for [`Limits::max_header_reserve`]: MS-CAB caps `cbCFHeader` at 60,000.
+pub const DEFAULT_MAX_HEADER_RESERVE: u32 = 60_000;
+
+/// Caller-tunable bounds applied while reading one container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most files a single container may list.
+    pub max_entries: u32,
+    /// Largest decompressed entry delivered; bigger entries get a per-entry `Limit` error.
+    pub max_entry_bytes: u64,
+    /// Most decompressed bytes produced for one container (CAB: all folders together).
+    pub max_total_bytes: u64,
+    /// Longest entry name in bytes.
+    pub max_name_len: usize,
+    /// Largest CAB header reserve area (`cbCFHeader`).
+    pub max_header_reserve: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: DEFAULT_MAX_ENTRIES,
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
+            max_name_len: DEFAULT_MAX_NAME_LEN,
+            max_header_reserve: DEFAULT_MAX_HEADER_RESERVE,
+        }
+    }
+}
