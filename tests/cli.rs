@@ -40,7 +40,10 @@ fn scan_json(args: &[&str]) -> (Value, i32) {
     let out = kbscan(&a);
     let code = out.status.code().expect("exit code");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (v, code)
 }
@@ -55,7 +58,12 @@ fn find_pkg<'a>(v: &'a Value, spec: &PackageSpec) -> &'a Value {
         .iter()
         .filter(|p| p["kb"] == kb.as_str() && p["architecture"] == spec.arch.cbs())
         .collect();
-    assert_eq!(hits.len(), 1, "exactly one package {kb} {}", spec.arch.cbs());
+    assert_eq!(
+        hits.len(),
+        1,
+        "exactly one package {kb} {}",
+        spec.arch.cbs()
+    );
     hits[0]
 }
 
@@ -76,21 +84,37 @@ fn synthetic_corpus_every_package_component_and_file_version() {
         assert_eq!(p["dates"]["created"], spec.created);
         assert_eq!(p["dates"]["release"], &spec.created[..10]);
         assert_eq!(p["dates"]["release_source"], "update.mum creationTimeStamp");
-        assert_eq!(p["dates"]["build_date"], spec.build_date().replace('/', "-"));
+        assert_eq!(
+            p["dates"]["build_date"],
+            spec.build_date().replace('/', "-")
+        );
         if let Location::InZip(member) = &spec.location {
-            assert_eq!(p["source"], format!("corpus/synthetic/batch-2019.zip!{member}"));
+            assert_eq!(
+                p["source"],
+                format!("corpus/synthetic/batch-2019.zip!{member}")
+            );
         }
         // Components: exactly the table's, with their versions.
         let comps = p["components"].as_array().unwrap();
         assert_eq!(comps.len(), spec.components.len(), "{}", spec.kb);
         for c in &spec.components {
             let key = c.key();
-            let got = comps.iter().find(|x| x["key"] == key.as_str()).unwrap_or_else(|| panic!("component {key}"));
-            let ver = format!("{}.{}.{}.{}", c.version[0], c.version[1], c.version[2], c.version[3]);
+            let got = comps
+                .iter()
+                .find(|x| x["key"] == key.as_str())
+                .unwrap_or_else(|| panic!("component {key}"));
+            let ver = format!(
+                "{}.{}.{}.{}",
+                c.version[0], c.version[1], c.version[2], c.version[3]
+            );
             assert_eq!(got["version"], ver.as_str());
             assert_eq!(got["branch"], "LDR");
             assert_eq!(got["files"], c.files.len());
-            assert!(got.get("missing_files").is_none(), "{key}: {}", got["missing_files"]);
+            assert!(
+                got.get("missing_files").is_none(),
+                "{key}: {}",
+                got["missing_files"]
+            );
         }
         // Files: every PE read by kbscan agrees with pelite on the same bytes.
         let files = p["files"].as_array().unwrap();
@@ -100,9 +124,15 @@ fn synthetic_corpus_every_package_component_and_file_version() {
                 .iter()
                 .find(|x| x["path"].as_str().unwrap().ends_with(&suffix))
                 .unwrap_or_else(|| panic!("file {suffix} in {}", spec.kb));
-            let want = format!("{}.{}.{}.{}", f.version[0], f.version[1], f.version[2], f.version[3]);
+            let want = format!(
+                "{}.{}.{}.{}",
+                f.version[0], f.version[1], f.version[2], f.version[3]
+            );
             let (pelite_file, pelite_product, pelite_string) = pelite_versions(&bytes);
-            assert_eq!(pelite_file, want, "pelite reads the fixture as the table says");
+            assert_eq!(
+                pelite_file, want,
+                "pelite reads the fixture as the table says"
+            );
             assert_eq!(rec["versions"]["pe_file"], pelite_file.as_str());
             assert_eq!(rec["versions"]["pe_product"], pelite_product.as_str());
             assert_eq!(rec["pe"]["file_version_string"], pelite_string.as_str());
@@ -111,9 +141,19 @@ fn synthetic_corpus_every_package_component_and_file_version() {
             assert_eq!(rec["kind"], "pe");
             // Every cross-check holds on a well-formed package, and the digest was checked.
             let checks = rec["checks"].as_array().unwrap();
-            assert!(checks.iter().all(|c| c["outcome"] == "ok"), "{}", rec["checks"]);
-            assert!(checks.iter().any(|c| c["check"] == "manifest_digest_sha256"));
-            let machine = if f.machine == kbscan_fixtures::pe::Machine::Amd64 { "x64" } else { "x86" };
+            assert!(
+                checks.iter().all(|c| c["outcome"] == "ok"),
+                "{}",
+                rec["checks"]
+            );
+            assert!(checks
+                .iter()
+                .any(|c| c["check"] == "manifest_digest_sha256"));
+            let machine = if f.machine == kbscan_fixtures::pe::Machine::Amd64 {
+                "x64"
+            } else {
+                "x86"
+            };
             assert_eq!(rec["pe"]["machine"], machine);
         }
     }
@@ -128,43 +168,75 @@ fn pelite_versions(bytes: &[u8]) -> (String, String, String) {
         pelite::PeFile::T64(pe) => pe.resources().unwrap().version_info().unwrap(),
     };
     let fixed = vi.fixed().expect("fixed info");
-    let f = |v: pelite::image::VS_VERSION| format!("{}.{}.{}.{}", v.Major, v.Minor, v.Patch, v.Build);
+    let f =
+        |v: pelite::image::VS_VERSION| format!("{}.{}.{}.{}", v.Major, v.Minor, v.Patch, v.Build);
     let mut file_version = String::new();
     vi.strings(vi.translation()[0], |k, v| {
         if k == "FileVersion" {
             file_version = v.to_string();
         }
     });
-    (f(fixed.dwFileVersion), f(fixed.dwProductVersion), file_version)
+    (
+        f(fixed.dwFileVersion),
+        f(fixed.dwProductVersion),
+        file_version,
+    )
 }
 
 #[test]
 fn x64_packages_carry_wow64_and_the_6003_move_is_visible() {
     let (v, _) = scan_json(&["corpus/synthetic"]);
     let specs = corpus::packages();
-    let preview = specs.iter().find(|s| s.kb == 4489887 && s.arch == Arch::X64).unwrap();
+    let preview = specs
+        .iter()
+        .find(|s| s.kb == 4489887 && s.arch == Arch::X64)
+        .unwrap();
     let p = find_pkg(&v, preview);
     assert_eq!(p["os_builds"]["amd64"], serde_json::json!(["6.0.6003"]));
     assert_eq!(p["os_builds"]["wow64"], serde_json::json!(["6.0.6003"]));
     assert_eq!(p["os_family"], "Windows Vista / Server 2008");
-    assert_eq!(p["properties"]["encoding"], "utf-16le", "KB4489887 has a UTF-16 pkgProperties");
-    let march = specs.iter().find(|s| s.kb == 4489880 && s.arch == Arch::X86).unwrap();
-    assert_eq!(find_pkg(&v, march)["os_builds"]["x86"], serde_json::json!(["6.0.6002"]));
+    assert_eq!(
+        p["properties"]["encoding"], "UTF-16LE",
+        "KB4489887 has a UTF-16 pkgProperties"
+    );
+    let march = specs
+        .iter()
+        .find(|s| s.kb == 4489880 && s.arch == Arch::X86)
+        .unwrap();
+    assert_eq!(
+        find_pkg(&v, march)["os_builds"]["x86"],
+        serde_json::json!(["6.0.6002"])
+    );
 }
 
 #[test]
 fn nested_sub_cab_files_are_found() {
     let (v, _) = scan_json(&["corpus/synthetic/ws2008sp2"]);
-    let spec = corpus::packages().into_iter().find(|s| s.kb == 4493730 && s.arch == Arch::X64).unwrap();
+    let spec = corpus::packages()
+        .into_iter()
+        .find(|s| s.kb == 4493730 && s.arch == Arch::X64)
+        .unwrap();
     let p = find_pkg(&v, &spec);
     let nested: Vec<&Value> = p["files"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["path"].as_str().unwrap().contains("!Cab_1_for_KB4493730.cab!"))
+        .filter(|f| {
+            f["path"]
+                .as_str()
+                .unwrap()
+                .contains("!Cab_1_for_KB4493730.cab!")
+        })
         .collect();
-    assert_eq!(nested.len(), 4, "three servicing-stack files and iissetup.exe come from the sub-CAB");
-    assert!(p["source"].as_str().unwrap().contains("_"), "catalog-style file name; identity comes from inside");
+    assert_eq!(
+        nested.len(),
+        4,
+        "three servicing-stack files and iissetup.exe come from the sub-CAB"
+    );
+    assert!(
+        p["source"].as_str().unwrap().contains("_"),
+        "catalog-style file name; identity comes from inside"
+    );
 }
 
 #[test]
@@ -183,18 +255,26 @@ fn malformed_inputs_each_give_their_specific_error_and_the_rest_is_scanned() {
     let errors = v["errors"].as_array().unwrap();
     for (path, kind) in corpus::MALFORMED {
         let full = format!("corpus/{path}");
-        let mine: Vec<&Value> = errors.iter().filter(|e| e["path"].as_str().unwrap().starts_with(&full)).collect();
+        let mine: Vec<&Value> = errors
+            .iter()
+            .filter(|e| e["path"].as_str().unwrap().starts_with(&full))
+            .collect();
         assert!(
             mine.iter().any(|e| e["kind"] == *kind),
             "{full}: expected an error of kind {kind}, got {mine:?}"
         );
-        let input = v["inputs"].as_array().unwrap().iter().find(|i| i["path"] == full.as_str()).unwrap();
+        let input = v["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["path"] == full.as_str())
+            .unwrap();
         assert_eq!(input["status"], "failed", "{full}");
     }
     // The evil ZIP's good member is still scanned; the traversal member is not.
-    assert!(packages(&v)
-        .iter()
-        .any(|p| p["source"] == "corpus/malformed/evil-path.zip!good/Windows6.0-KB4489880-x64.msu" && p["kb"] == "KB4489880"));
+    assert!(packages(&v).iter().any(|p| p["source"]
+        == "corpus/malformed/evil-path.zip!good/Windows6.0-KB4489880-x64.msu"
+        && p["kb"] == "KB4489880"));
     // Every good package was scanned.
     let synthetic_ok = v["inputs"]
         .as_array()
@@ -207,7 +287,10 @@ fn malformed_inputs_each_give_their_specific_error_and_the_rest_is_scanned() {
     assert_eq!(t["failed"], corpus::MALFORMED.len());
     assert_eq!(
         t["inputs"].as_u64().unwrap(),
-        t["scanned"].as_u64().unwrap() + t["failed"].as_u64().unwrap() + t["unsupported"].as_u64().unwrap() + t["skipped"].as_u64().unwrap()
+        t["scanned"].as_u64().unwrap()
+            + t["failed"].as_u64().unwrap()
+            + t["unsupported"].as_u64().unwrap()
+            + t["skipped"].as_u64().unwrap()
     );
 }
 
@@ -228,14 +311,28 @@ fn other_formats_render() {
     assert_eq!(csv.status.code(), Some(0));
     let text = String::from_utf8(csv.stdout).unwrap();
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().starts_with("package,kb,architecture,release_date,path,name,kind"));
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("package,kb,architecture,release_date,path,name,kind"));
     assert!(text.contains("6.1.7601.24387"));
 
-    let jsonl = kbscan(&["scan", "corpus/synthetic/win7sp1", "--format", "jsonl", "-q"]);
+    let jsonl = kbscan(&[
+        "scan",
+        "corpus/synthetic/win7sp1",
+        "--format",
+        "jsonl",
+        "-q",
+    ]);
     let types: Vec<String> = String::from_utf8(jsonl.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(types.first().map(String::as_str), Some("input"));
     assert_eq!(types.last().map(String::as_str), Some("totals"));
@@ -248,7 +345,15 @@ fn other_formats_render() {
 
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("r.json");
-    let o = kbscan(&["scan", "corpus/synthetic/win7sp1", "--format", "json", "-q", "-o", file.to_str().unwrap()]);
+    let o = kbscan(&[
+        "scan",
+        "corpus/synthetic/win7sp1",
+        "--format",
+        "json",
+        "-q",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     assert!(o.stdout.is_empty());
     assert!(std::fs::read(&file).unwrap().starts_with(b"{"));
 }
@@ -257,7 +362,10 @@ fn other_formats_render() {
 fn usage_errors_exit_2() {
     assert_eq!(kbscan(&["scan"]).status.code(), Some(2));
     assert_eq!(kbscan(&["scan", "no/such/path"]).status.code(), Some(2));
-    assert_eq!(kbscan(&["scan", "corpus", "-j", "0"]).status.code(), Some(2));
+    assert_eq!(
+        kbscan(&["scan", "corpus", "-j", "0"]).status.code(),
+        Some(2)
+    );
     assert_eq!(kbscan(&["--help"]).status.code(), Some(0));
     let help = String::from_utf8(kbscan(&["scan", "--help"]).stdout).unwrap();
     assert!(help.contains("EXIT CODES"));
@@ -269,7 +377,11 @@ fn corpus_regenerates_byte_for_byte() {
     assert!(files.len() > 30);
     for f in files {
         let on_disk = std::fs::read(root().join("corpus").join(&f.path)).unwrap_or_default();
-        assert!(on_disk == f.bytes, "corpus/{} differs from the generator; run scripts/gen-corpus", f.path);
+        assert!(
+            on_disk == f.bytes,
+            "corpus/{} differs from the generator; run scripts/gen-corpus",
+            f.path
+        );
     }
 }
 
@@ -281,13 +393,24 @@ fn real_packages_scan_without_crash_and_every_file_is_counted() {
     assert!(code == 0 || code == 1, "no fatal error");
     let on_disk = walk_count(&real);
     let t = &v["totals"];
-    assert_eq!(t["inputs"].as_u64().unwrap() as usize, on_disk, "every file accounted for");
-    assert!(v["errors"].as_array().unwrap().iter().all(|e| e["kind"] != "internal_panic"));
+    assert_eq!(
+        t["inputs"].as_u64().unwrap() as usize,
+        on_disk,
+        "every file accounted for"
+    );
+    assert!(v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["kind"] != "internal_panic"));
 
     // The genuine Vista payloads: IPD containers, recognised as such.
     for arch in ["x64", "x86"] {
         let src = format!("{real_s}/cab/Windows6.0-KB2999226-{arch}.cab");
-        let p = packages(&v).iter().find(|p| p["source"] == src.as_str()).expect("payload package");
+        let p = packages(&v)
+            .iter()
+            .find(|p| p["source"] == src.as_str())
+            .expect("payload package");
         assert_eq!(p["kind"], "payload-cab");
         assert_eq!(p["kb"], "KB2999226");
         let payload = &p["payloads"][0];
@@ -295,16 +418,27 @@ fn real_packages_scan_without_crash_and_every_file_is_counted() {
         assert_eq!(payload["compression"][0], "LZX:21");
         let ipd = &payload["ipd"];
         assert!(ipd["targets"].as_u64().unwrap() > 10);
-        assert_eq!(ipd["raw"], ipd["raw_verified"], "every RAW target matches its SHA-1");
+        assert_eq!(
+            ipd["raw"], ipd["raw_verified"],
+            "every RAW target matches its SHA-1"
+        );
         assert!(ipd["pa30"].as_u64().unwrap() > 0);
         // GDR and LDR components side by side, with full names from the manifests.
         let comps = p["components"].as_array().unwrap();
         let versions: Vec<&str> = comps.iter().filter_map(|c| c["version"].as_str()).collect();
-        assert!(versions.contains(&"6.0.6002.19488") && versions.contains(&"6.0.6002.23798"), "{versions:?}");
+        assert!(
+            versions.contains(&"6.0.6002.19488") && versions.contains(&"6.0.6002.23798"),
+            "{versions:?}"
+        );
     }
     let msu = packages(&v)
         .iter()
-        .find(|p| p["source"].as_str().unwrap().ends_with("Windows6.1-KB2999226-x64.msu"))
+        .find(|p| {
+            p["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("Windows6.1-KB2999226-x64.msu")
+        })
         .expect("real MSU");
     assert_eq!(msu["kind"], "msu");
     assert_eq!(msu["kb"], "KB2999226");
@@ -315,6 +449,12 @@ fn walk_count(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .map(|e| if e.path().is_dir() { walk_count(&e.path()) } else { 1 })
+        .map(|e| {
+            if e.path().is_dir() {
+                walk_count(&e.path())
+            } else {
+                1
+            }
+        })
         .sum()
 }

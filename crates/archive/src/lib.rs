@@ -101,6 +101,13 @@ impl NestedPath {
         p
     }
 
+    /// The path one level up (the container holding this entry); the root's parent is
+    /// the root itself.
+    pub fn parent(&self) -> Self {
+        let keep = self.0.len().saturating_sub(1).max(1);
+        NestedPath(self.0[..keep.min(self.0.len())].to_vec())
+    }
+
     pub fn last(&self) -> Option<&str> {
         self.0.last().map(String::as_str)
     }

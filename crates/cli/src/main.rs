@@ -27,7 +27,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::FATAL } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::FATAL
+            } else {
+                exit::OK
+            });
         }
     };
     match run(cli) {
@@ -44,8 +48,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Scan(a) => {
             let cfg = a.into_config()?;
             let observer = progress::Progress::new(cfg.show_progress);
-            let report = kbscan_scan::scan_paths(&cfg.paths, &cfg.scan, &observer)
-                .context("scan failed")?;
+            let report =
+                kbscan_scan::scan_paths(&cfg.paths, &cfg.scan, &observer).context("scan failed")?;
             observer.finish();
             let mut buf = Vec::new();
             kbscan_report::render(&report, cfg.format, &mut buf).context("cannot render report")?;
@@ -68,7 +72,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     report.totals.failed, report.totals.inputs, report.totals.errors
                 );
             }
-            Ok(if report.totals.failed > 0 { exit::INPUT_FAILED } else { exit::OK })
+            Ok(if report.totals.failed > 0 {
+                exit::INPUT_FAILED
+            } else {
+                exit::OK
+            })
         }
         Command::Report(a) => analyze::report(a.into_config()?),
         Command::History(a) => analyze::history(a.into_config()?),

@@ -46,7 +46,10 @@ impl kbscan_scan::Observer for Progress {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(b) = &self.bar {
             b.inc(bytes);
-            b.set_message(format!("{done}/{} inputs", self.total.load(Ordering::Relaxed)));
+            b.set_message(format!(
+                "{done}/{} inputs",
+                self.total.load(Ordering::Relaxed)
+            ));
         }
     }
 }

@@ -239,7 +239,13 @@ fn sanitize_cell(s: &str) -> String {
 /// terminal (escape sequences); tables show them as `\u{..}`.
 pub fn printable(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }
 
@@ -252,7 +258,13 @@ fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
                 .os_builds
                 .iter()
                 .map(|(arch, b)| {
-                    format!("{arch}:{}", b.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","))
+                    format!(
+                        "{arch}:{}",
+                        b.iter()
+                            .map(|b| b.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
                 })
                 .collect();
             let max_ver = p
@@ -273,7 +285,15 @@ fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
             ]
         })
         .collect();
-    let header = ["KB", "ARCH", "DATE", "OS BUILDS", "COMP/FILES", "MAX VERSION", "SOURCE"];
+    let header = [
+        "KB",
+        "ARCH",
+        "DATE",
+        "OS BUILDS",
+        "COMP/FILES",
+        "MAX VERSION",
+        "SOURCE",
+    ];
     let mut widths = header.map(str::len);
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -299,7 +319,13 @@ fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
         writeln!(out)?;
         writeln!(out, "ERRORS ({})", report.errors.len())?;
         for e in &report.errors {
-            writeln!(out, "  {}: [{}] {}", printable(&e.path), e.kind, printable(&e.message))?;
+            writeln!(
+                out,
+                "  {}: [{}] {}",
+                printable(&e.path),
+                e.kind,
+                printable(&e.message)
+            )?;
         }
     }
     let t = &report.totals;

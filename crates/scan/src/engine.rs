@@ -207,7 +207,10 @@ fn scan_input(f: &InputFile, opts: &ScanOptions) -> Outcome {
         cx.error(
             &root,
             "limit_input_size",
-            format!("input is {} bytes, more than the limit of {} bytes (max_input_bytes)", f.size, opts.max_input_bytes),
+            format!(
+                "input is {} bytes, more than the limit of {} bytes (max_input_bytes)",
+                f.size, opts.max_input_bytes
+            ),
         );
     } else {
         match std::fs::read(&f.path) {
@@ -286,7 +289,10 @@ impl Cx<'_> {
             self.error(
                 path,
                 "limit_nesting_depth",
-                format!("containers nest deeper than the limit of {} (max_depth)", self.opts.max_depth),
+                format!(
+                    "containers nest deeper than the limit of {} (max_depth)",
+                    self.opts.max_depth
+                ),
             );
             return;
         }
@@ -303,23 +309,32 @@ impl Cx<'_> {
                 self.error(
                     path,
                     "unsupported_container",
-                    format!("unsupported container: {} (recognised by signature, not decoded)", format_name(m).to_uppercase()),
+                    format!(
+                        "unsupported container: {} (recognised by signature, not decoded)",
+                        format_name(m).to_uppercase()
+                    ),
                 );
             }
             m => {
                 let reason = format!("not an update package (signature: {})", format_name(m));
                 if top {
                     self.skipped = true;
-                    self.ignored.push(Ignored { path: String::new(), reason });
+                    self.ignored.push(Ignored {
+                        path: String::new(),
+                        reason,
+                    });
                 } else {
-                    self.ignored.push(Ignored { path: path.to_string(), reason });
+                    self.ignored.push(Ignored {
+                        path: path.to_string(),
+                        reason,
+                    });
                 }
             }
         }
     }
 
     fn zip(&mut self, bytes: &[u8], path: &NestedPath, depth: u32) {
-        let limits = self.opts.limits.clone();
+        let limits = self.opts.limits;
         let mut members: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
         let mut member_errors = Vec::new();
         let res = kbscan_archive::zip::for_each_entry(bytes, &limits, &mut |name, data| {
@@ -340,7 +355,11 @@ impl Cx<'_> {
         for (name, data) in members {
             let child = path.child(&name);
             if let Some(reason) = unsafe_member_name(&name) {
-                self.error(&child, "unsafe_member_name", format!("ZIP member name rejected: {reason}"));
+                self.error(
+                    &child,
+                    "unsafe_member_name",
+                    format!("ZIP member name rejected: {reason}"),
+                );
                 continue;
             }
             if let Ok(d) = data {
@@ -372,8 +391,8 @@ fn unsafe_member_name(name: &str) -> Option<&'static str> {
 
 fn pe_package(bytes: &[u8], path: &NestedPath) -> Package {
     let mut b = PackageBuilder::new(bytes, path, PackageKind::Pe);
-    let name = path.last().to_string();
-    b.add_member(&name, bytes, path.clone(), None, 0, false, false);
+    let name = path.last().unwrap_or_default().to_string();
+    b.add_member(&name, bytes, path.clone(), false, false);
     b.finish()
 }
 
@@ -392,7 +411,7 @@ struct PackageBuilder<'o> {
     pkg: Package,
     mums: Vec<(String, cbs::PackageMum)>,
     manifests: BTreeMap<String, (String, cbs::ComponentManifest)>,
-    cix: Vec<(NestedPath, cbs::ContainerIndex, BTreeMap<String, String>)>,
+    cix: Vec<(NestedPath, cbs::ContainerIndex)>,
     properties: Option<cbs::PkgProperties>,
     /// sha1 of members of IPD payloads, by lower-case name, to verify RAW targets.
     member_sha1: BTreeMap<String, String>,
@@ -435,12 +454,17 @@ impl<'o> PackageBuilder<'o> {
     }
 
     fn limits(&self) -> Limits {
-        self.opts.map(|o| o.limits.clone()).unwrap_or_default()
+        self.opts.map(|o| o.limits).unwrap_or_default()
     }
 
     /// A cabinet on disk or in a ZIP: an MSU, a payload CAB or a plain cabinet.
-    fn build(bytes: &[u8], path: &NestedPath, depth: u32, opts: &'o ScanOptions) -> Option<Package> {
-        let limits = opts.limits.clone();
+    fn build(
+        bytes: &[u8],
+        path: &NestedPath,
+        depth: u32,
+        opts: &'o ScanOptions,
+    ) -> Option<Package> {
+        let limits = opts.limits;
         let cab = match Cabinet::parse(bytes, &limits) {
             Ok(c) => c,
             Err(e) => {
@@ -449,8 +473,14 @@ impl<'o> PackageBuilder<'o> {
                 return Some(b.finish());
             }
         };
-        let names: Vec<String> = cab.files.iter().map(|f| f.name.to_ascii_lowercase()).collect();
-        let is_payload = names.iter().any(|n| is_package_manifest(n) || n == CIX_NAME);
+        let names: Vec<String> = cab
+            .files
+            .iter()
+            .map(|f| f.name.to_ascii_lowercase())
+            .collect();
+        let is_payload = names
+            .iter()
+            .any(|n| is_package_manifest(n) || n == CIX_NAME);
         let is_msu = !is_payload
             && names.iter().any(|n| {
                 n.ends_with("-pkgproperties.txt") || (n.ends_with(".cab") && n != "wsusscan.cab")
@@ -473,8 +503,15 @@ impl<'o> PackageBuilder<'o> {
     }
 
     fn walk_payload(&mut self, cab: &Cabinet<'_>, path: &NestedPath, depth: u32) {
-        let is_ipd = cab.files.iter().any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
-        let mut compression: Vec<String> = cab.folders.iter().map(|f| f.compression.to_string()).collect();
+        let is_ipd = cab
+            .files
+            .iter()
+            .any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
+        let mut compression: Vec<String> = cab
+            .folders
+            .iter()
+            .map(|f| f.compression.to_string())
+            .collect();
         compression.dedup();
         self.pkg.payloads.push(Payload {
             path: path.to_string(),
@@ -493,7 +530,10 @@ impl<'o> PackageBuilder<'o> {
     /// Streams every member of `cab` once. `outer` is true for the MSU level, where
     /// properties, the unattend file and payload cabinets live.
     fn walk_cab(&mut self, cab: &Cabinet<'_>, path: &NestedPath, depth: u32, outer: bool) {
-        let want_sha1 = cab.files.iter().any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
+        let want_sha1 = cab
+            .files
+            .iter()
+            .any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
         let mut nested: Vec<(String, Vec<u8>)> = Vec::new();
         let errors = cab.for_each_file(&mut |entry: &FileEntry, data: &[u8]| {
             let child = path.child(&entry.name);
@@ -504,7 +544,7 @@ impl<'o> PackageBuilder<'o> {
                 // and holding the bytes briefly is cheaper than decoding twice.
                 nested.push((entry.name.clone(), data.to_vec()));
             }
-            self.add_member(&entry.name, data, child, Some(entry), depth, outer, want_sha1);
+            self.add_member(&entry.name, data, child, outer, want_sha1);
         });
         for (idx, e) in errors {
             let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
@@ -513,7 +553,11 @@ impl<'o> PackageBuilder<'o> {
         for (name, data) in nested {
             let child = path.child(&name);
             if depth + 1 > self.opts.map(|o| o.max_depth).unwrap_or(MAX_NESTING_DEPTH) {
-                self.error(&child, "limit_nesting_depth", "cabinets nest deeper than the nesting limit (max_depth)".into());
+                self.error(
+                    &child,
+                    "limit_nesting_depth",
+                    "cabinets nest deeper than the nesting limit (max_depth)".into(),
+                );
                 continue;
             }
             match Cabinet::parse(&data, &self.limits()) {
@@ -523,21 +567,19 @@ impl<'o> PackageBuilder<'o> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn add_member(
         &mut self,
         name: &str,
         data: &[u8],
         path: NestedPath,
-        _entry: Option<&FileEntry>,
-        _depth: u32,
         outer: bool,
         want_sha1: bool,
     ) {
         let lower = name.to_ascii_lowercase();
         let sha256 = hex(&Sha256::digest(data));
         if want_sha1 {
-            self.member_sha1.insert(lower.clone(), hex(&Sha1::digest(data)));
+            self.member_sha1
+                .insert(lower.clone(), hex(&Sha1::digest(data)));
         }
         let magic = sniff(data);
         let (component, base) = split_component(name);
@@ -560,7 +602,11 @@ impl<'o> PackageBuilder<'o> {
             rec.kind = FileKind::Properties;
             match cbs::parse_pkg_properties(data) {
                 Ok(p) => self.properties = Some(p),
-                Err(e) => self.error(&path, e.kind(), format!("cannot read package properties: {e}")),
+                Err(e) => self.error(
+                    &path,
+                    e.kind(),
+                    format!("cannot read package properties: {e}"),
+                ),
             }
         } else if outer && lower.ends_with(".xml") {
             rec.kind = FileKind::Unattend;
@@ -573,15 +619,23 @@ impl<'o> PackageBuilder<'o> {
             match cbs::parse_container_index(data) {
                 Ok(c) => {
                     let parent = path.parent();
-                    self.cix.push((parent, c, BTreeMap::new()));
+                    self.cix.push((parent, c));
                 }
-                Err(e) => self.error(&path, e.kind(), format!("cannot read IPD container index: {e}")),
+                Err(e) => self.error(
+                    &path,
+                    e.kind(),
+                    format!("cannot read IPD container index: {e}"),
+                ),
             }
         } else if is_package_manifest(&lower) && component.is_none() {
             rec.kind = FileKind::PackageManifest;
             match cbs::parse_package_mum(data) {
                 Ok(m) => self.mums.push((path.to_string(), m)),
-                Err(e) => self.error(&path, e.kind(), format!("cannot read package manifest: {e}")),
+                Err(e) => self.error(
+                    &path,
+                    e.kind(),
+                    format!("cannot read package manifest: {e}"),
+                ),
             }
         } else if lower.ends_with(".manifest") && component.is_none() {
             rec.kind = FileKind::ComponentManifest;
@@ -599,7 +653,11 @@ impl<'o> PackageBuilder<'o> {
                     Ok(m) => {
                         self.manifests.insert(key.to_ascii_lowercase(), (key, m));
                     }
-                    Err(e) => self.error(&path, e.kind(), format!("cannot read component manifest: {e}")),
+                    Err(e) => self.error(
+                        &path,
+                        e.kind(),
+                        format!("cannot read component manifest: {e}"),
+                    ),
                 },
             }
         } else if lower.ends_with(".cat") {
@@ -633,13 +691,16 @@ impl<'o> PackageBuilder<'o> {
     /// targets are numbered delta blobs, listed under their real names with what the
     /// index says about them until the delta decoder reads their bytes.
     fn resolve_ipd(&mut self, payload: &NestedPath) {
-        let Some(pos) = self.cix.iter().position(|(p, _, _)| p == payload) else {
+        let Some(pos) = self.cix.iter().position(|(p, _)| p == payload) else {
             return;
         };
-        let (_, index, _) = self.cix.remove(pos);
+        let (_, index) = self.cix.remove(pos);
         let mut sum = IpdSummary::default();
-        let by_id: BTreeMap<u32, &str> =
-            index.files.iter().filter_map(|f| Some((f.id?, f.name.as_str()))).collect();
+        let by_id: BTreeMap<u32, &str> = index
+            .files
+            .iter()
+            .filter_map(|f| Some((f.id?, f.name.as_str())))
+            .collect();
         for t in &index.files {
             sum.targets += 1;
             let Some(delta) = &t.delta else {
@@ -650,15 +711,20 @@ impl<'o> PackageBuilder<'o> {
             let target_path = payload.child(&t.name);
             // `Basis` names other targets by id; a delta with a basis but no source is
             // a copy of that target (seen in genuine KB2999226 payloads).
-            let basis = delta
-                .basis
-                .first()
-                .map(|id| by_id.get(id).map(|n| n.to_string()).unwrap_or_else(|| format!("#{id}")));
+            let basis = delta.basis.first().map(|id| {
+                by_id
+                    .get(id)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| format!("#{id}"))
+            });
             if !delta.basis.is_empty() {
                 sum.with_basis += 1;
             }
             let (kind, blob) = match &delta.source {
-                Some(src) => (src.source_type.to_ascii_uppercase(), Some(src.source_name.clone())),
+                Some(src) => (
+                    src.source_type.to_ascii_uppercase(),
+                    Some(src.source_name.clone()),
+                ),
                 None if basis.is_some() => ("COPY".to_string(), None),
                 None => {
                     sum.other += 1;
@@ -696,7 +762,9 @@ impl<'o> PackageBuilder<'o> {
                     self.error(
                         &target_path,
                         "ipd_missing_blob",
-                        format!("container index names blob {b:?}, which the payload does not hold"),
+                        format!(
+                            "container index names blob {b:?}, which the payload does not hold"
+                        ),
                     );
                 }
             }
@@ -726,7 +794,12 @@ impl<'o> PackageBuilder<'o> {
                 checks: Vec::new(),
             });
         }
-        if let Some(p) = self.pkg.payloads.iter_mut().find(|p| p.path == payload.to_string()) {
+        if let Some(p) = self
+            .pkg
+            .payloads
+            .iter_mut()
+            .find(|p| p.path == payload.to_string())
+        {
             p.ipd = Some(sum);
         }
     }
@@ -749,13 +822,19 @@ impl<'o> PackageBuilder<'o> {
         if let Some(props) = &self.properties {
             if self.pkg.kb.is_none() {
                 self.pkg.kb = props.kb_article().map(|k| {
-                    if k.to_ascii_uppercase().starts_with("KB") { k.to_string() } else { format!("KB{k}") }
+                    if k.to_ascii_uppercase().starts_with("KB") {
+                        k.to_string()
+                    } else {
+                        format!("KB{k}")
+                    }
                 });
             }
             if self.pkg.architecture.is_none() {
                 self.pkg.architecture = props.processor_architecture().map(str::to_string);
             }
-            self.pkg.dates.build_date = props.build_date().map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"));
+            self.pkg.dates.build_date = props
+                .build_date()
+                .map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"));
             self.pkg.properties = Some(Properties {
                 encoding: props.encoding.to_string(),
                 entries: props.entries.iter().cloned().collect(),
@@ -803,7 +882,9 @@ impl<'o> PackageBuilder<'o> {
             for u in &m.updates {
                 if let Some(b) = &u.branch {
                     for c in &u.components {
-                        branch.entry((c.name.to_ascii_lowercase(), c.version)).or_insert_with(|| b.clone());
+                        branch
+                            .entry((c.name.to_ascii_lowercase(), c.version))
+                            .or_insert_with(|| b.clone());
                     }
                 }
             }
@@ -818,10 +899,15 @@ impl<'o> PackageBuilder<'o> {
                     key: key.clone(),
                     name: id.name.clone(),
                     version: id.version.or(parsed.as_ref().and_then(|k| k.version)),
-                    architecture: id.processor_architecture.clone().or(parsed.as_ref().map(|k| k.arch.clone())),
+                    architecture: id
+                        .processor_architecture
+                        .clone()
+                        .or(parsed.as_ref().map(|k| k.arch.clone())),
                     culture: id.language.clone(),
                     public_key_token: id.public_key_token.clone(),
-                    branch: branch.get(&(id.name.to_ascii_lowercase(), id.version)).cloned(),
+                    branch: branch
+                        .get(&(id.name.to_ascii_lowercase(), id.version))
+                        .cloned(),
                     manifest: Some(format!("{key}.manifest")),
                     files: 0,
                     missing_files: Vec::new(),
@@ -834,7 +920,10 @@ impl<'o> PackageBuilder<'o> {
                 let parsed = cbs::parse_component_key(key);
                 Component {
                     key: key.clone(),
-                    name: parsed.as_ref().map(|k| k.name.clone()).unwrap_or_else(|| key.clone()),
+                    name: parsed
+                        .as_ref()
+                        .map(|k| k.name.clone())
+                        .unwrap_or_else(|| key.clone()),
                     version: parsed.as_ref().and_then(|k| k.version),
                     architecture: parsed.as_ref().map(|k| k.arch.clone()),
                     culture: parsed.as_ref().map(|k| k.culture.clone()),
@@ -857,10 +946,20 @@ impl<'o> PackageBuilder<'o> {
             let comp = comps.get(&lkey);
             f.versions.component = comp.and_then(|c| c.version);
             if let Some((_, m)) = self.manifests.get(&lkey) {
-                if let Some(mf) = m.files.iter().find(|mf| mf.name.eq_ignore_ascii_case(&f.name)) {
-                    if let (Some(cbs::DigestAlg::Sha256), Some(d)) = (&mf.digest_method, &mf.digest) {
+                if let Some(mf) = m
+                    .files
+                    .iter()
+                    .find(|mf| mf.name.eq_ignore_ascii_case(&f.name))
+                {
+                    if let (Some(cbs::DigestAlg::Sha256), Some(d)) = (&mf.digest_method, &mf.digest)
+                    {
                         if !f.sha256.is_empty() {
-                            push_check(&mut f.checks, "manifest_digest_sha256", Some(hex(d)), Some(f.sha256.clone()));
+                            push_check(
+                                &mut f.checks,
+                                "manifest_digest_sha256",
+                                Some(hex(d)),
+                                Some(f.sha256.clone()),
+                            );
                         }
                     }
                 }
@@ -868,11 +967,21 @@ impl<'o> PackageBuilder<'o> {
             let v = f.versions.clone();
             if f.kind == FileKind::Pe {
                 if let (Some(c), Some(p)) = (v.component, v.pe_file) {
-                    push_check(&mut f.checks, "pe_file_version_vs_component", Some(c.to_string()), Some(p.to_string()));
+                    push_check(
+                        &mut f.checks,
+                        "pe_file_version_vs_component",
+                        Some(c.to_string()),
+                        Some(p.to_string()),
+                    );
                 }
             }
             if let (Some(c), Some(fo)) = (v.component, v.folder) {
-                push_check(&mut f.checks, "component_version_vs_folder", Some(c.to_string()), Some(fo.to_string()));
+                push_check(
+                    &mut f.checks,
+                    "component_version_vs_folder",
+                    Some(c.to_string()),
+                    Some(fo.to_string()),
+                );
             }
         }
         for f in &mut self.pkg.files {
@@ -881,7 +990,12 @@ impl<'o> PackageBuilder<'o> {
             }
             let v = &f.versions;
             if let (Some(p), Some(s)) = (v.pe_file, v.file_version_string) {
-                push_check(&mut f.checks, "pe_file_version_vs_string", Some(p.to_string()), Some(s.to_string()));
+                push_check(
+                    &mut f.checks,
+                    "pe_file_version_vs_string",
+                    Some(p.to_string()),
+                    Some(s.to_string()),
+                );
             }
         }
         for f in &self.pkg.files {
@@ -922,7 +1036,10 @@ impl<'o> PackageBuilder<'o> {
             .next_back()
             .and_then(|b| os_family(b.major, b.minor))
             .map(str::to_string);
-        self.pkg.os_builds = builds.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
+        self.pkg.os_builds = builds
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect();
         self.pkg.components = comps.into_values().collect();
     }
 }
@@ -945,13 +1062,30 @@ fn split_component(name: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn push_check(checks: &mut Vec<Check>, name: &str, expected: Option<String>, actual: Option<String>) {
-    let outcome = if expected == actual { CheckOutcome::Ok } else { CheckOutcome::Mismatch };
+fn push_check(
+    checks: &mut Vec<Check>,
+    name: &str,
+    expected: Option<String>,
+    actual: Option<String>,
+) {
+    let outcome = if expected == actual {
+        CheckOutcome::Ok
+    } else {
+        CheckOutcome::Mismatch
+    };
     checks.push(Check {
         check: name.into(),
         outcome,
-        expected: if outcome == CheckOutcome::Mismatch { expected } else { None },
-        actual: if outcome == CheckOutcome::Mismatch { actual } else { None },
+        expected: if outcome == CheckOutcome::Mismatch {
+            expected
+        } else {
+            None
+        },
+        actual: if outcome == CheckOutcome::Mismatch {
+            actual
+        } else {
+            None
+        },
     });
 }
 
@@ -962,7 +1096,9 @@ fn date_part(ts: &str) -> Option<String> {
     let ok = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     ok.then(|| d.to_string())
 }
 
@@ -1037,7 +1173,10 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(date_part("2019-03-20T17:00:00Z").as_deref(), Some("2019-03-20"));
+        assert_eq!(
+            date_part("2019-03-20T17:00:00Z").as_deref(),
+            Some("2019-03-20")
+        );
         assert_eq!(date_part("20190320"), None);
         assert_eq!(date_part("2019/03/20"), None);
     }

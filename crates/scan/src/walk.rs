@@ -15,7 +15,10 @@ pub struct InputFile {
 /// Directory symlinks are not followed: a link cycle would otherwise make the walk
 /// endless, and a corpus folder should not silently pull in trees from elsewhere.
 /// They are returned as `skipped` with the reason so nothing disappears unseen.
-pub fn expand(paths: &[PathBuf]) -> std::io::Result<(Vec<InputFile>, Vec<(String, String)>)> {
+/// (path, reason) of something under the given folders that is not scanned.
+pub type SkippedEntry = (String, String);
+
+pub fn expand(paths: &[PathBuf]) -> std::io::Result<(Vec<InputFile>, Vec<SkippedEntry>)> {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for p in paths {
@@ -40,7 +43,7 @@ pub fn expand(paths: &[PathBuf]) -> std::io::Result<(Vec<InputFile>, Vec<(String
 fn walk_dir(
     dir: &Path,
     files: &mut Vec<InputFile>,
-    skipped: &mut Vec<(String, String)>,
+    skipped: &mut Vec<SkippedEntry>,
 ) -> std::io::Result<()> {
     let mut entries: Vec<_> = fs::read_dir(dir)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?
@@ -56,7 +59,10 @@ fn walk_dir(
                     path,
                     size: m.len(),
                 }),
-                Ok(_) => skipped.push((display(&path), "symbolic link to a directory: not followed".into())),
+                Ok(_) => skipped.push((
+                    display(&path),
+                    "symbolic link to a directory: not followed".into(),
+                )),
                 Err(e) => skipped.push((display(&path), format!("dangling symbolic link: {e}"))),
             }
         } else if ft.is_dir() {

@@ -97,7 +97,10 @@ impl Version {
         if rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
             return None;
         }
-        Some((Version::new(fields[0], fields[1], fields[2], fields[3]), rest.trim()))
+        Some((
+            Version::new(fields[0], fields[1], fields[2], fields[3]),
+            rest.trim(),
+        ))
     }
 }
 
@@ -272,18 +275,40 @@ mod tests {
         assert!(v("6.0.6002.9999") < v("6.0.6002.24566"));
         assert!(v("6.0.6002.24566") < v("6.0.6003.20489"));
         assert!(v("6.0.6003.2") < v("6.0.6003.10"));
-        assert!("6.0.6002.9999" > "6.0.6002.24566", "strings would sort wrongly");
-        let mut vs = vec![v("6.1.7601.24576"), v("6.0.6003.20489"), v("6.0.6002.24566"), v("6.0.6002.9999")];
+        assert!(
+            "6.0.6002.9999" > "6.0.6002.24566",
+            "strings would sort wrongly"
+        );
+        let mut vs = [
+            v("6.1.7601.24576"),
+            v("6.0.6003.20489"),
+            v("6.0.6002.24566"),
+            v("6.0.6002.9999"),
+        ];
         vs.sort();
         assert_eq!(
             vs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["6.0.6002.9999", "6.0.6002.24566", "6.0.6003.20489", "6.1.7601.24576"]
+            [
+                "6.0.6002.9999",
+                "6.0.6002.24566",
+                "6.0.6003.20489",
+                "6.1.7601.24576"
+            ]
         );
     }
 
     #[test]
     fn strict_parse_rejects_junk() {
-        for bad in ["", "6.0.6002", "6.0.6002.1.2", "6.0.6002.65536", "6.0.-1.2", "6..6002.1", "a.b.c.d", "6.0.6002.1 "] {
+        for bad in [
+            "",
+            "6.0.6002",
+            "6.0.6002.1.2",
+            "6.0.6002.65536",
+            "6.0.-1.2",
+            "6..6002.1",
+            "a.b.c.d",
+            "6.0.6002.1 ",
+        ] {
             assert!(bad.parse::<Version>().is_err(), "{bad:?}");
         }
         assert_eq!(v("65535.0.0.65535"), Version::new(65535, 0, 0, 65535));
@@ -291,10 +316,14 @@ mod tests {
 
     #[test]
     fn prefix_parse_takes_branch_tag_off() {
-        let (ver, rest) = Version::parse_prefix("6.0.6003.20489 (vistasp2_ldr_escrow.190320-1700)").unwrap();
+        let (ver, rest) =
+            Version::parse_prefix("6.0.6003.20489 (vistasp2_ldr_escrow.190320-1700)").unwrap();
         assert_eq!(ver, v("6.0.6003.20489"));
         assert_eq!(rest, "(vistasp2_ldr_escrow.190320-1700)");
-        assert_eq!(Version::parse_prefix("6, 0, 6002, 18005").unwrap().0, v("6.0.6002.18005"));
+        assert_eq!(
+            Version::parse_prefix("6, 0, 6002, 18005").unwrap().0,
+            v("6.0.6002.18005")
+        );
         assert!(Version::parse_prefix("6.0.6002").is_none());
         assert!(Version::parse_prefix("1.2.3.4.5").is_none());
         assert!(Version::parse_prefix("6.0.6002.99999").is_none());
