@@ -104,8 +104,10 @@ fn median(v: &mut [f64]) -> Option<f64> {
     })
 }
 
-fn round_to(x: f64, step: f64) -> f64 {
-    (x / step).round() * step
+/// Rounds to `1/per_unit` (100 → two decimals). Dividing by the exact integer last gives
+/// the double nearest the decimal, so JSON prints `19.99`, not `19.990000000000002`.
+fn round_to(x: f64, per_unit: f64) -> f64 {
+    (x * per_unit).round() / per_unit
 }
 
 type Key = (ForecastScope, OsBuild, Option<Track>, Option<String>);
@@ -216,10 +218,11 @@ fn fit((scope, os_build, track, component): Key, a: Acc) -> Forecast {
         last_date: last_date.to_string(),
         last_value,
         headroom,
-        slope_per_month: slope.map(|b| round_to(b * DAYS_PER_MONTH, 0.01)),
+        slope_per_month: slope.map(|b| round_to(b * DAYS_PER_MONTH, 100.0)),
         projected_month: projected.map(Date::month_label),
-        months_after_last: projected
-            .map(|p| round_to((p.days() - last_date.days()) as f64 / DAYS_PER_MONTH, 0.1).max(0.0)),
+        months_after_last: projected.map(|p| {
+            round_to((p.days() - last_date.days()) as f64 / DAYS_PER_MONTH, 10.0).max(0.0)
+        }),
         status,
         inputs: a.points.into_values().collect(),
     }
