@@ -458,3 +458,37 @@ fn walk_count(dir: &Path) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn wim_and_psf_are_reported_unsupported_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wim = b"MSWIM\0\0\0".to_vec();
+    wim.resize(256, 0);
+    std::fs::write(dir.path().join("install.wim"), &wim).unwrap();
+    let mut psf = b"PSTREAM\0".to_vec();
+    psf.resize(256, 0);
+    std::fs::write(dir.path().join("Windows10.0-KB5000000-x64.psf"), &psf).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"not a package").unwrap();
+    let (v, code) = scan_json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "unsupported is not a failure");
+    let kinds: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unsupported_container", "unsupported_container"]);
+    let t = &v["totals"];
+    assert_eq!(
+        (
+            t["inputs"].as_u64(),
+            t["unsupported"].as_u64(),
+            t["skipped"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert!(
+        v["errors"][0]["message"].as_str().unwrap().contains("PSF")
+            || v["errors"][1]["message"].as_str().unwrap().contains("PSF")
+    );
+}
