@@ -258,7 +258,10 @@ impl Baseline {
                 })
             })
             .collect();
-        files.sort_by(|a, b| a.path.cmp(&b.path).then(a.package.cmp(&b.package)));
+        // Full key: a (hypothetical) repeated path still sorts the same on every run.
+        files.sort_by(|a, b| {
+            (&a.path, &a.package, &a.sha256, a.size).cmp(&(&b.path, &b.package, &b.sha256, b.size))
+        });
         let mut build_moves: Vec<BaselineMove> = analysis
             .moves
             .iter()
