@@ -20,6 +20,7 @@
 //! This crate never prints and never renders: `kbscan-report` does.
 
 pub mod anomalies;
+pub mod baseline;
 pub mod ceilings;
 pub mod date;
 pub mod forecast;

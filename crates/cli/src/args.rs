@@ -28,7 +28,38 @@ pub enum Command {
     /// Every version of one file (e.g. ntoskrnl.exe) across the packages under the given paths.
     #[command(after_help = EXIT_CODES)]
     History(HistoryArgs),
+    /// Write a stable, diffable snapshot (packages, file versions and hashes, build moves,
+    /// close ceiling findings, errors) of the given paths, for `kbscan check`.
+    #[command(after_help = BASELINE_EXIT_CODES)]
+    Baseline(BaselineArgs),
+    /// Scan the given paths and compare with a baseline: print what was added, removed or
+    /// changed; fail when a change of a selected kind is found.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
 }
+
+const BASELINE_EXIT_CODES: &str =
+    "Paths in the baseline are relative to the given PATHs, so it can be \
+committed and checked on any machine. The kbscan version is recorded for information only.
+
+EXIT CODES:
+  0  the baseline was written and every input was read without error
+  1  the baseline was written, but some inputs failed (their errors are recorded in it)
+  2  usage error or fatal error (unreadable path, unwritable output)";
+
+const CHECK_EXIT_CODES: &str =
+    "CHANGE KINDS (for --fail-on, comma-separated; also `all` and `none`):
+  package-added, package-removed, package-changed, file-added, file-removed, version-change,
+  hash-change, new-build-move, build-move-removed, ceiling, scan-error
+
+A scan error counts only when it is new against the baseline (or a recorded one is gone):
+errors already in the baseline do not fail the check.
+
+EXIT CODES:
+  0  no change of a kind selected by --fail-on (other changes are still printed)
+  1  changes of a selected kind found (new scan errors are `scan-error` changes)
+  2  usage error or fatal error (unreadable path or baseline, baseline from an
+     unsupported schema version, unwritable output)";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum OutFormat {
@@ -109,6 +140,61 @@ pub struct HistoryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: HistoryFormatArg,
+    /// Worker threads (default: one per core). Output is identical for any value.
+    #[arg(short = 'j', long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Files or folders to snapshot (folders are walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write the baseline to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Ceiling rules (TOML) added to or overriding the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub ceilings: Option<PathBuf>,
+    /// Worker threads (default: one per core). Output is identical for any value.
+    #[arg(short = 'j', long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CheckFormatArg {
+    Text,
+    Json,
+    Junit,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders to scan (give the same PATHs the baseline was written from).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The baseline written by `kbscan baseline`.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CheckFormatArg,
+    /// Change kinds that fail the run (comma-separated; `all`, `none`). Default: all.
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub fail_on: Vec<String>,
+    /// Write the result to FILE instead of standard output (e.g. a JUnit report).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Ceiling rules (TOML) added to or overriding the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub ceilings: Option<PathBuf>,
     /// Worker threads (default: one per core). Output is identical for any value.
     #[arg(short = 'j', long = "threads", value_name = "N")]
     pub threads: Option<usize>,

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod args;
+mod baseline_cmd;
 mod progress;
 
 use anyhow::Context;
@@ -80,5 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Report(a) => analyze::report(a.into_config()?),
         Command::History(a) => analyze::history(a.into_config()?),
+        Command::Baseline(a) => baseline_cmd::baseline(a.into_config()?),
+        Command::Check(a) => baseline_cmd::check(a.into_config()?),
     }
 }

@@ -5,6 +5,7 @@
 //! package (that is the scanner's and the analyses' job) and never touches a terminal.
 
 pub mod analysis;
+pub mod check;
 
 use kbscan_scan::{FileRecord, Package, ScanReport};
 use serde::Serialize;
