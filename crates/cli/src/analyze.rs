@@ -2,13 +2,11 @@
 //! `args.rs`; this file turns them into validated configs and runs them.
 
 use crate::args::{HistoryArgs, HistoryFormatArg, ReportArgs, ReportFormatArg};
-use crate::exit;
-use crate::progress::Progress;
+use crate::common::{emit, exit_code, scan, scan_options};
 use anyhow::{bail, Context};
 use kbscan_analysis::CeilingRules;
 use kbscan_report::analysis::{HistoryFormat, ReportFormat};
-use kbscan_scan::{ScanOptions, ScanReport};
-use std::io::{IsTerminal, Write};
+use kbscan_scan::ScanOptions;
 use std::path::{Path, PathBuf};
 
 pub struct ReportConfig {
@@ -26,22 +24,6 @@ pub struct HistoryConfig {
     pub format: HistoryFormat,
     pub quiet: bool,
     pub scan: ScanOptions,
-}
-
-/// What `scan` validates too: a thread count of at least one and paths that exist.
-fn scan_options(threads: Option<usize>, paths: &[PathBuf]) -> anyhow::Result<ScanOptions> {
-    if threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
-    for p in paths {
-        if !p.exists() {
-            bail!("no such file or directory: {}", p.display());
-        }
-    }
-    Ok(ScanOptions {
-        threads,
-        ..Default::default()
-    })
 }
 
 /// Reads and validates `--ceilings` before any scanning: a typo in the rules must cost
@@ -92,45 +74,6 @@ impl HistoryArgs {
             scan,
         })
     }
-}
-
-fn scan(paths: &[PathBuf], options: &ScanOptions, quiet: bool) -> anyhow::Result<ScanReport> {
-    let observer = Progress::new(!quiet && std::io::stderr().is_terminal());
-    let report = kbscan_scan::scan_paths(paths, options, &observer).context("scan failed")?;
-    observer.finish();
-    Ok(report)
-}
-
-fn emit(buf: &[u8], output: Option<&Path>) -> anyhow::Result<()> {
-    match output {
-        Some(path) => {
-            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(buf).and_then(|_| out.flush()) {
-                // A closed pipe (`kbscan report . | head`) is the reader's choice.
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(e).context("cannot write to standard output")
-                }
-                _ => Ok(()),
-            }
-        }
-    }
-}
-
-/// Same rule as `scan`: 1 when some input failed, and say so unless asked to be quiet.
-fn exit_code(report: &ScanReport, quiet: bool) -> u8 {
-    if report.totals.failed == 0 {
-        return exit::OK;
-    }
-    if !quiet {
-        eprintln!(
-            "kbscan: {} of {} inputs failed ({} errors); see the report's errors",
-            report.totals.failed, report.totals.inputs, report.totals.errors
-        );
-    }
-    exit::INPUT_FAILED
 }
 
 pub fn report(cfg: ReportConfig) -> anyhow::Result<u8> {

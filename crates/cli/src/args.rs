@@ -1,8 +1,6 @@
 //! The clap definition and its translation into a validated [`ScanConfig`].
 
-use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "EXIT CODES:
@@ -208,25 +206,13 @@ pub struct ScanConfig {
     pub format: kbscan_report::Format,
     pub output: Option<PathBuf>,
     pub quiet: bool,
-    pub show_progress: bool,
     pub scan: kbscan_scan::ScanOptions,
 }
 
 impl ScanArgs {
     pub fn into_config(self) -> anyhow::Result<ScanConfig> {
-        if self.threads == Some(0) {
-            bail!("--threads must be at least 1");
-        }
-        for p in &self.paths {
-            if !p.exists() {
-                bail!("no such file or directory: {}", p.display());
-            }
-        }
-        let mut scan = kbscan_scan::ScanOptions {
-            threads: self.threads,
-            max_depth: self.max_depth,
-            ..Default::default()
-        };
+        let mut scan = crate::common::scan_options(self.threads, &self.paths)?;
+        scan.max_depth = self.max_depth;
         if let Some(b) = self.max_entry_bytes {
             scan.limits.max_entry_bytes = b;
         }
@@ -237,7 +223,6 @@ impl ScanArgs {
                 OutFormat::Jsonl => kbscan_report::Format::Jsonl,
                 OutFormat::Csv => kbscan_report::Format::Csv,
             },
-            show_progress: !self.quiet && std::io::stderr().is_terminal(),
             paths: self.paths,
             output: self.output,
             quiet: self.quiet,

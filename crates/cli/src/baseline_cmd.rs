@@ -10,14 +10,15 @@
 
 use crate::analyze::load_ceilings;
 use crate::args::{BaselineArgs, CheckArgs, CheckFormatArg};
+use crate::common::{emit, scan_options};
 use crate::exit;
 use crate::progress::Progress;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use kbscan_analysis::baseline::{self, Baseline, ChangeKind, Roots};
 use kbscan_analysis::CeilingRules;
 use kbscan_report::check::{CheckFormat, CheckResult};
 use kbscan_scan::{ScanOptions, ScanReport};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 pub struct BaselineConfig {
@@ -37,21 +38,6 @@ pub struct CheckConfig {
     pub rules: CeilingRules,
     pub quiet: bool,
     pub scan: ScanOptions,
-}
-
-fn scan_options(threads: Option<usize>, paths: &[PathBuf]) -> anyhow::Result<ScanOptions> {
-    if threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
-    for p in paths {
-        if !p.exists() {
-            bail!("no such file or directory: {}", p.display());
-        }
-    }
-    Ok(ScanOptions {
-        threads,
-        ..Default::default()
-    })
 }
 
 /// `all` (or nothing given) selects every kind, `none` selects none.
@@ -151,23 +137,6 @@ fn snapshot(
     let analysis = kbscan_analysis::analyze(&report, rules);
     let roots = Roots::new(bases(paths));
     Ok((Baseline::new(&report, &analysis, &roots), report))
-}
-
-fn emit(buf: &[u8], output: Option<&Path>) -> anyhow::Result<()> {
-    match output {
-        Some(path) => {
-            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(buf).and_then(|_| out.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(e).context("cannot write to standard output")
-                }
-                _ => Ok(()),
-            }
-        }
-    }
 }
 
 pub fn baseline(cfg: BaselineConfig) -> anyhow::Result<u8> {

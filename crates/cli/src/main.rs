@@ -5,12 +5,12 @@
 mod analyze;
 mod args;
 mod baseline_cmd;
+mod common;
 mod progress;
 
 use anyhow::Context;
 use args::{Cli, Command};
 use clap::Parser;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit codes, documented in `--help` and the README.
@@ -48,36 +48,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Scan(a) => {
             let cfg = a.into_config()?;
-            let observer = progress::Progress::new(cfg.show_progress);
-            let report =
-                kbscan_scan::scan_paths(&cfg.paths, &cfg.scan, &observer).context("scan failed")?;
-            observer.finish();
+            let report = common::scan(&cfg.paths, &cfg.scan, cfg.quiet)?;
             let mut buf = Vec::new();
             kbscan_report::render(&report, cfg.format, &mut buf).context("cannot render report")?;
-            match &cfg.output {
-                Some(path) => std::fs::write(path, &buf)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => {
-                    let mut out = std::io::stdout().lock();
-                    if let Err(e) = out.write_all(&buf).and_then(|_| out.flush()) {
-                        // A closed pipe (`kbscan scan . | head`) is the reader's choice, not a failure.
-                        if e.kind() != std::io::ErrorKind::BrokenPipe {
-                            return Err(e).context("cannot write to standard output");
-                        }
-                    }
-                }
-            }
-            if !cfg.quiet && report.totals.failed > 0 {
-                eprintln!(
-                    "kbscan: {} of {} inputs failed ({} errors); see the report's errors",
-                    report.totals.failed, report.totals.inputs, report.totals.errors
-                );
-            }
-            Ok(if report.totals.failed > 0 {
-                exit::INPUT_FAILED
-            } else {
-                exit::OK
-            })
+            common::emit(&buf, cfg.output.as_deref())?;
+            Ok(common::exit_code(&report, cfg.quiet))
         }
         Command::Report(a) => analyze::report(a.into_config()?),
         Command::History(a) => analyze::history(a.into_config()?),
