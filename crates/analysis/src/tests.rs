@@ -73,6 +73,7 @@ fn pkg(kb: &str, arch: &str, date: Option<&str>, comps: &[(&str, &str, &str)]) -
         properties: None,
         unattend: None,
         package_manifests: Vec::new(),
+        sub_packages: Vec::new(),
         components,
         files,
         errors: Vec::new(),

@@ -415,6 +415,8 @@ struct PackageBuilder<'o> {
     properties: Option<cbs::PkgProperties>,
     /// sha1 of members of IPD payloads, by lower-case name, to verify RAW targets.
     member_sha1: BTreeMap<String, String>,
+    /// Parsed PA30 headers (never the blob bytes), by lower-case nested member path.
+    pa30: BTreeMap<String, Result<kbscan_msdelta::Pa30Header, kbscan_msdelta::DeltaError>>,
 }
 
 impl<'o> PackageBuilder<'o> {
@@ -437,6 +439,7 @@ impl<'o> PackageBuilder<'o> {
                 properties: None,
                 unattend: None,
                 package_manifests: Vec::new(),
+                sub_packages: Vec::new(),
                 components: Vec::new(),
                 files: Vec::new(),
                 errors: Vec::new(),
@@ -446,6 +449,7 @@ impl<'o> PackageBuilder<'o> {
             cix: Vec::new(),
             properties: None,
             member_sha1: BTreeMap::new(),
+            pa30: BTreeMap::new(),
         }
     }
 
@@ -665,7 +669,14 @@ impl<'o> PackageBuilder<'o> {
         } else {
             match magic {
                 Magic::Cab => rec.kind = FileKind::Cabinet,
-                Magic::Pa30 => rec.kind = FileKind::Delta,
+                Magic::Pa30 => {
+                    rec.kind = FileKind::Delta;
+                    // Only the header is kept; targets pick it up in `resolve_ipd`.
+                    self.pa30.insert(
+                        path.to_string().to_ascii_lowercase(),
+                        kbscan_msdelta::parse_header(data),
+                    );
+                }
                 Magic::Pe => {
                     rec.kind = FileKind::Pe;
                     match kbscan_pe::read(data) {
@@ -696,6 +707,7 @@ impl<'o> PackageBuilder<'o> {
         };
         let (_, index) = self.cix.remove(pos);
         let mut sum = IpdSummary::default();
+        let mut used_blobs: BTreeSet<String> = BTreeSet::new();
         let by_id: BTreeMap<u32, &str> = index
             .files
             .iter()
@@ -773,6 +785,72 @@ impl<'o> PackageBuilder<'o> {
             if let Some(k) = component.and_then(cbs::parse_component_key) {
                 versions.folder = k.version;
             }
+            let mut info = DeltaInfo {
+                format: kind.clone(),
+                blob: blob.clone(),
+                target_size: t.length,
+                target_sha1,
+                basis,
+                decoded: false,
+                target_time: None,
+                target_filetime: None,
+                file_type_set: None,
+                file_type: None,
+                flags: None,
+                flag_names: Vec::new(),
+                target_hash_alg: None,
+                target_hash: None,
+                note: None,
+            };
+            let mut checks = Vec::new();
+            let header = match (&blob, kind.as_str()) {
+                (Some(b), "PA30") => {
+                    let key = payload.child(b).to_string().to_ascii_lowercase();
+                    used_blobs.insert(key.clone());
+                    self.pa30.get(&key).cloned()
+                }
+                _ => None,
+            };
+            match header {
+                Some(Ok(h)) => {
+                    if let Some(len) = t.length {
+                        push_check(
+                            &mut checks,
+                            "pa30_target_size_vs_index",
+                            Some(len.to_string()),
+                            Some(h.target_size.to_string()),
+                        );
+                        if len != h.target_size {
+                            self.error(
+                                &target_path,
+                                "ipd_size_mismatch",
+                                format!(
+                                    "PA30 header says the target is {} bytes, the container index says {len}",
+                                    h.target_size
+                                ),
+                            );
+                        }
+                    }
+                    apply_pa30_header(&mut info, &h);
+                }
+                Some(Err(e)) => {
+                    self.error(
+                        &target_path,
+                        "ipd_delta_header",
+                        format!(
+                            "cannot read the PA30 header of blob {:?}: {e} ({})",
+                            blob.as_deref().unwrap_or("?"),
+                            e.kind()
+                        ),
+                    );
+                    info.note = Some(format!("PA30 header unreadable: {e}"));
+                }
+                None => {
+                    if kind == "COPY" {
+                        info.note = info.basis.as_ref().map(|b| format!("copy of {b}"));
+                    }
+                }
+            }
             self.pkg.files.push(FileRecord {
                 path: target_path.to_string(),
                 name: base.to_string(),
@@ -783,16 +861,25 @@ impl<'o> PackageBuilder<'o> {
                 sha256: String::new(),
                 versions,
                 pe: None,
-                delta: Some(DeltaInfo {
-                    format: kind,
-                    blob,
-                    target_size: t.length,
-                    target_sha1,
-                    basis,
-                    decoded: false,
-                }),
-                checks: Vec::new(),
+                delta: Some(info),
+                checks,
             });
+        }
+        // PA30 blobs no target names: their header errors still count.
+        let prefix = format!("{}!", payload.to_string().to_ascii_lowercase());
+        let orphans: Vec<(String, kbscan_msdelta::DeltaError)> = self
+            .pa30
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix) && !used_blobs.contains(*k))
+            .filter_map(|(k, r)| r.as_ref().err().map(|e| (k.clone(), e.clone())))
+            .collect();
+        for (k, e) in orphans {
+            let name = &k[prefix.len()..];
+            self.error(
+                &payload.child(name),
+                "ipd_delta_header",
+                format!("cannot read the PA30 header: {e} ({})", e.kind()),
+            );
         }
         if let Some(p) = self
             .pkg
@@ -868,6 +955,7 @@ impl<'o> PackageBuilder<'o> {
                     .collect(),
             })
             .collect();
+        self.pkg.sub_packages = sub_packages(&self.mums, root_mum);
         self.assemble_components();
         self.pkg
     }
@@ -1044,6 +1132,111 @@ impl<'o> PackageBuilder<'o> {
     }
 }
 
+/// Every package referenced from an `update` entry of any `.mum`, resolved by identity
+/// name (case-insensitive) to its own `.mum` and, through it, to the components it
+/// installs, following nested package references up to [`MAX_SUB_PACKAGE_DEPTH`].
+fn sub_packages(mums: &[(String, cbs::PackageMum)], root: Option<usize>) -> Vec<SubPackage> {
+    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, (_, m)) in mums.iter().enumerate() {
+        by_name
+            .entry(m.identity.name.to_ascii_lowercase())
+            .or_insert(i);
+    }
+    // Root first, then the others in container order.
+    let order: Vec<usize> = root
+        .into_iter()
+        .chain((0..mums.len()).filter(|i| Some(*i) != root))
+        .collect();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for i in order {
+        let parent = &mums[i].1;
+        for u in &parent.updates {
+            for r in &u.packages {
+                let lname = r.name.to_ascii_lowercase();
+                if !seen.insert(lname.clone()) {
+                    continue;
+                }
+                let found = by_name.get(&lname).copied();
+                let mut sp = SubPackage {
+                    identity: identity(r),
+                    referenced_by: parent.identity.name.clone(),
+                    found: found.is_some(),
+                    manifest: found.map(|j| mums[j].0.clone()),
+                    packages: Vec::new(),
+                    components: Vec::new(),
+                    missing: Vec::new(),
+                    truncated: false,
+                };
+                if let Some(j) = found {
+                    sp.packages = mums[j]
+                        .1
+                        .updates
+                        .iter()
+                        .flat_map(|u| u.packages.iter().map(|p| p.name.clone()))
+                        .collect();
+                    let mut path = vec![j];
+                    let mut comp_seen = BTreeSet::new();
+                    collect_components(mums, &by_name, j, &mut path, &mut comp_seen, &mut sp);
+                }
+                out.push(sp);
+            }
+        }
+    }
+    out
+}
+
+/// Depth-first: the components of `mums[at]` and of the packages it references.
+/// `path` holds the `.mum`s on the way down (loops and depth end the walk, marked
+/// `truncated`).
+fn collect_components(
+    mums: &[(String, cbs::PackageMum)],
+    by_name: &BTreeMap<String, usize>,
+    at: usize,
+    path: &mut Vec<usize>,
+    comp_seen: &mut BTreeSet<(String, Option<String>, Option<String>)>,
+    sp: &mut SubPackage,
+) {
+    let m = &mums[at].1;
+    for u in &m.updates {
+        for c in &u.components {
+            let id = identity(c);
+            let key = (
+                id.name.to_ascii_lowercase(),
+                id.version.clone(),
+                id.processor_architecture
+                    .as_ref()
+                    .map(|a| a.to_ascii_lowercase()),
+            );
+            if comp_seen.insert(key) {
+                sp.components.push(SubPackageComponent {
+                    identity: id,
+                    branch: u.branch.clone(),
+                    package: m.identity.name.clone(),
+                });
+            }
+        }
+        for r in &u.packages {
+            match by_name.get(&r.name.to_ascii_lowercase()) {
+                None => {
+                    if !sp.missing.iter().any(|n| n.eq_ignore_ascii_case(&r.name)) {
+                        sp.missing.push(r.name.clone());
+                    }
+                }
+                Some(&next) => {
+                    if path.contains(&next) || path.len() as u32 > MAX_SUB_PACKAGE_DEPTH {
+                        sp.truncated = true;
+                        continue;
+                    }
+                    path.push(next);
+                    collect_components(mums, by_name, next, path, comp_seen, sp);
+                    path.pop();
+                }
+            }
+        }
+    }
+}
+
 const CIX_NAME: &str = "_manifest_.cix.xml";
 
 fn is_package_manifest(lower_name: &str) -> bool {
@@ -1137,6 +1330,34 @@ fn unattend_info(u: &cbs::Unattend) -> UnattendInfo {
             })
             .collect(),
     }
+}
+
+/// Copies what a PA30 header says into the target's [`DeltaInfo`].
+fn apply_pa30_header(info: &mut DeltaInfo, h: &kbscan_msdelta::Pa30Header) {
+    use kbscan_msdelta as md;
+    info.target_time = h.target_time_utc();
+    info.target_filetime = Some(h.target_filetime);
+    info.file_type_set = Some(
+        md::file_type_set_name(h.file_type_set)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{:#x}", h.file_type_set)),
+    );
+    info.file_type = Some(
+        md::file_type_name(h.file_type)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{:#x}", h.file_type)),
+    );
+    info.flags = Some(format!("{:#x}", h.flags));
+    info.flag_names = md::flag_names(h.flags);
+    if !h.hash.is_empty() {
+        info.target_hash_alg = Some(
+            md::hash_alg_name(h.hash_alg)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{:#06x}", h.hash_alg)),
+        );
+        info.target_hash = Some(h.hash_hex());
+    }
+    info.note = Some(md::describe(h));
 }
 
 fn pe_facts(info: &kbscan_pe::PeInfo) -> PeFacts {

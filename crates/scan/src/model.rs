@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 /// Bump when a field changes meaning or disappears; adding fields does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// How many `.mum` levels [`SubPackage`] resolution follows below a referenced package
+/// (genuine KB2999226: `update.mum` → `_client` → `_client_2` → `Package_1_for…` is 3).
+pub const MAX_SUB_PACKAGE_DEPTH: u32 = 8;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
     pub schema_version: u32,
@@ -123,6 +127,12 @@ pub struct Package {
     pub unattend: Option<UnattendInfo>,
     /// `update.mum` and every `Package_*.mum`, in container order.
     pub package_manifests: Vec<PackageManifestInfo>,
+    /// Every package an `update` entry of a `.mum` installs (`Package_for_KB…_client`,
+    /// `_server`, `_sc`, `-bf` variants), resolved through its own `.mum` to the
+    /// components it installs. Root `update.mum` references first, then the others in
+    /// container order; each package once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sub_packages: Vec<SubPackage>,
     pub components: Vec<Component>,
     pub files: Vec<FileRecord>,
     pub errors: Vec<ErrorRecord>,
@@ -207,6 +217,40 @@ pub struct UpdateInfo {
     pub branch: Option<String>,
     pub components: Vec<Identity>,
     pub packages: Vec<Identity>,
+}
+
+/// A package referenced from an `update` entry's `package` element.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubPackage {
+    /// The identity as referenced.
+    pub identity: Identity,
+    /// Identity name of the first `.mum` that references it.
+    pub referenced_by: String,
+    /// Whether a `.mum` with this identity name (case-insensitive) is in the payload.
+    pub found: bool,
+    /// Path of that `.mum`.
+    pub manifest: Option<String>,
+    /// Names of the packages its own `update` entries reference.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
+    /// Components it installs, directly or through its sub-packages (each once).
+    pub components: Vec<SubPackageComponent>,
+    /// Packages reached from it whose `.mum` is not in the payload.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// The package chain was cut at `MAX_SUB_PACKAGE_DEPTH` (or loops back on itself).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// A component a sub-package installs.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubPackageComponent {
+    pub identity: Identity,
+    /// GDR / LDR from the `update` entry that lists it.
+    pub branch: Option<String>,
+    /// Identity name of the `.mum` that lists it.
+    pub package: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -298,6 +342,33 @@ pub struct DeltaInfo {
     pub target_sha1: Option<String>,
     pub basis: Option<String>,
     pub decoded: bool,
+    /// Target FILETIME from the PA30 header, as UTC `yyyy-mm-ddThh:mm:ssZ`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_time: Option<String>,
+    /// The same FILETIME, raw (100 ns units since 1601-01-01 UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_filetime: Option<u64>,
+    /// `DELTA_FILE_TYPE_SET` the delta was made with: `executables-1`, `raw-only`, ... or hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_type_set: Option<String>,
+    /// `DELTA_FILE_TYPE` of the target: `raw`, `i386`, `amd64`, ... or hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_type: Option<String>,
+    /// `DELTA_FLAG_*` transforms, hex (`0x2e63e`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    /// Names of the set flags (`E8`, `AMD64_DISASM`, ...), low bit first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flag_names: Vec<String>,
+    /// Hash algorithm of `target_hash`: `MD5` (`CALG_MD5`), or the `ALG_ID` in hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_hash_alg: Option<String>,
+    /// Hash of the decoded target from the PA30 header, lower-case hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_hash: Option<String>,
+    /// One line for humans, e.g. `delta-compressed, target 901,264 bytes, MD5 5b55…`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

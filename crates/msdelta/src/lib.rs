@@ -1,0 +1,323 @@
+//! kbscan-msdelta: reads what an MSDelta (`PA30`) delta says about the file it produces.
+//!
+//! Genuine Windows 6.x update payloads are Intra-Package Delta containers whose binaries
+//! are `PA30` blobs. This crate parses the PA30 **header** — the target FILETIME, the
+//! file-type set, the target file type, the transform flags, the target size and the
+//! target hash with its algorithm — and the framing of the two body buffers that follow
+//! (pre-processing data and the coded patch), so a scanner can report a delta-compressed
+//! file without decoding it. It does not decode the body (yet).
+//!
+//! What it must never do: panic, allocate in proportion to a length field it has not
+//! checked against the input, read outside the input slice, call Windows' `msdelta.dll`
+//! or any external program, or present a value it did not read from the input as fact.
+//! Every read goes through the bounds-checked [`bits::BitReader`]; limits are named in
+//! [`limits`] and errors quote them.
+//!
+//! Format (learned from public descriptions, implemented here from scratch):
+//! - bytes 0..4: `"PA30"`; bytes 4..12: target FILETIME, little-endian (100 ns units
+//!   since 1601-01-01 UTC);
+//! - then a bit stream read LSB-first. Its first 3 bits give the number of unused
+//!   padding bits in the stream's very last byte;
+//! - integers: `n` zero bits then a one bit say the value has `n + 1` nibbles; the next
+//!   `4 * (n + 1)` bits are the value, least significant bit first. 32-bit fields allow
+//!   at most 8 nibbles, 64-bit fields at most 16;
+//! - buffers: a 32-bit integer length, then the stream skips to the next byte boundary
+//!   and the buffer is that many whole bytes;
+//! - header fields in order: file-type set (64), file type (64), flags (64), target size
+//!   (64), hash algorithm id (32, a Windows `ALG_ID`), hash (buffer); then two buffers:
+//!   the pre-processing buffer and the patch buffer (the compressed body).
+
+pub mod bits;
+mod names;
+
+pub use names::{file_type_name, file_type_set_name, flag_names, hash_alg_name};
+
+use bits::BitReader;
+
+/// Named limits; errors quote them.
+pub mod limits {
+    /// Bytes before the bit stream: the signature and the FILETIME.
+    pub const FIXED_HEADER_LEN: usize = 12;
+    /// Largest hash a PA30 header may carry (`DELTA_MAX_HASH_SIZE`).
+    pub const MAX_HASH_SIZE: usize = 32;
+    /// Most nibbles a 32-bit integer field may use.
+    pub const MAX_NIBBLES_32: u32 = 8;
+    /// Most nibbles a 64-bit integer field may use.
+    pub const MAX_NIBBLES_64: u32 = 16;
+}
+
+/// The signature of MSDelta deltas this crate reads.
+pub const PA30_MAGIC: &[u8; 4] = b"PA30";
+/// The signature of legacy mspatcha deltas (not read).
+pub const PA19_MAGIC: &[u8; 4] = b"PA19";
+
+/// `CALG_MD5`, the hash algorithm genuine IPD payloads use for their targets.
+pub const CALG_MD5: u32 = 0x8003;
+
+/// A header field, named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Padding,
+    FileTypeSet,
+    FileType,
+    Flags,
+    TargetSize,
+    HashAlgorithm,
+    HashSize,
+    Hash,
+    PreprocessSize,
+    Preprocess,
+    PatchSize,
+    Patch,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Field::Padding => "padding count",
+            Field::FileTypeSet => "file-type set",
+            Field::FileType => "file type",
+            Field::Flags => "flags",
+            Field::TargetSize => "target size",
+            Field::HashAlgorithm => "hash algorithm",
+            Field::HashSize => "hash size",
+            Field::Hash => "hash",
+            Field::PreprocessSize => "pre-processing buffer size",
+            Field::Preprocess => "pre-processing buffer",
+            Field::PatchSize => "patch buffer size",
+            Field::Patch => "patch buffer",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeltaError {
+    #[error("input is {len} bytes, shorter than the {min}-byte PA30 signature and FILETIME (FIXED_HEADER_LEN) plus one byte of bit stream")]
+    TooShort { len: usize, min: usize },
+    #[error("legacy PA19 (mspatcha) delta: not supported")]
+    Pa19,
+    #[error("not a PA30 delta (signature {found:02x?})")]
+    BadSignature { found: [u8; 4] },
+    #[error("bit stream ends inside the {field} at bit {bit} (stream has {available} bits)")]
+    Truncated {
+        field: Field,
+        bit: u64,
+        available: u64,
+    },
+    #[error("{field} is coded with more than {max} nibbles (MAX_NIBBLES_{width}) at bit {bit}")]
+    Overlong {
+        field: Field,
+        max: u32,
+        width: u32,
+        bit: u64,
+    },
+    #[error("padding count {pad} exceeds the {available} bits after it")]
+    BadPadding { pad: u32, available: u64 },
+    #[error("hash is {len} bytes, more than MAX_HASH_SIZE ({max})")]
+    HashTooLong { len: u64, max: usize },
+    #[error("{field} of {len} bytes at byte {offset} runs past the end of the {total}-byte input")]
+    BufferOutOfBounds {
+        field: Field,
+        offset: u64,
+        len: u64,
+        total: usize,
+    },
+}
+
+impl DeltaError {
+    /// Stable snake_case name of the error kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DeltaError::TooShort { .. } => "msdelta_too_short",
+            DeltaError::Pa19 => "msdelta_pa19_unsupported",
+            DeltaError::BadSignature { .. } => "msdelta_bad_signature",
+            DeltaError::Truncated { .. } => "msdelta_truncated",
+            DeltaError::Overlong { .. } => "msdelta_overlong_integer",
+            DeltaError::BadPadding { .. } => "msdelta_bad_padding",
+            DeltaError::HashTooLong { .. } => "msdelta_hash_too_long",
+            DeltaError::BufferOutOfBounds { .. } => "msdelta_buffer_out_of_bounds",
+        }
+    }
+}
+
+/// What a PA30 header says about the target (the `DELTA_HEADER_INFO` of the format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pa30Header {
+    /// Target FILETIME: 100 ns units since 1601-01-01 UTC.
+    pub target_filetime: u64,
+    /// `DELTA_FILE_TYPE_SET_*` the delta was created with (bit mask of file types).
+    pub file_type_set: u64,
+    /// `DELTA_FILE_TYPE_*` of the target (one bit: raw, i386, ia64, amd64, ...).
+    pub file_type: u64,
+    /// `DELTA_FLAG_*` transforms applied.
+    pub flags: u64,
+    pub target_size: u64,
+    /// Windows `ALG_ID` of the target hash (`CALG_MD5` = 0x8003); 0 for none.
+    pub hash_alg: u32,
+    pub hash: Vec<u8>,
+    /// Bit offset (from the start of the input) just after the hash.
+    pub end_bit: u64,
+}
+
+impl Pa30Header {
+    /// The target FILETIME as `yyyy-mm-ddThh:mm:ssZ` (UTC), `None` if out of range.
+    pub fn target_time_utc(&self) -> Option<String> {
+        filetime_to_utc(self.target_filetime)
+    }
+
+    /// The target hash as lower-case hex.
+    pub fn hash_hex(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::with_capacity(self.hash.len() * 2);
+        for b in &self.hash {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+}
+
+/// Where the body buffers of a PA30 delta lie (byte ranges into the input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pa30Framing {
+    pub header: Pa30Header,
+    /// Pre-processing buffer (transform data, rift table input).
+    pub preprocess: std::ops::Range<usize>,
+    /// Patch buffer: the coded body.
+    pub patch: std::ops::Range<usize>,
+    /// Bytes after the patch buffer (0 in every genuine delta seen).
+    pub trailing: usize,
+}
+
+/// Parses the PA30 header of `data` (the whole delta, or at least its beginning).
+pub fn parse_header(data: &[u8]) -> Result<Pa30Header, DeltaError> {
+    let mut r = open(data)?;
+    // `open` checked the length: bytes 4..12 exist.
+    let target_filetime = data[4..limits::FIXED_HEADER_LEN]
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    let file_type_set = r.read_int64(Field::FileTypeSet)?;
+    let file_type = r.read_int64(Field::FileType)?;
+    let flags = r.read_int64(Field::Flags)?;
+    let target_size = r.read_int64(Field::TargetSize)?;
+    let hash_alg = r.read_int32(Field::HashAlgorithm)?;
+    let hash_len = r.read_int32(Field::HashSize)?;
+    if hash_len as usize > limits::MAX_HASH_SIZE {
+        return Err(DeltaError::HashTooLong {
+            len: u64::from(hash_len),
+            max: limits::MAX_HASH_SIZE,
+        });
+    }
+    let hash = r.read_bytes(hash_len, Field::Hash)?.to_vec();
+    Ok(Pa30Header {
+        target_filetime,
+        file_type_set,
+        file_type,
+        flags,
+        target_size,
+        hash_alg,
+        hash,
+        end_bit: r.bit_position() + (limits::FIXED_HEADER_LEN as u64) * 8,
+    })
+}
+
+/// Parses the header and the framing of the two body buffers (without decoding them).
+pub fn parse_framing(data: &[u8]) -> Result<Pa30Framing, DeltaError> {
+    let header = parse_header(data)?;
+    let mut r = open(data)?;
+    r.seek_bit(header.end_bit - (limits::FIXED_HEADER_LEN as u64) * 8);
+    let pre_len = r.read_int32(Field::PreprocessSize)?;
+    let pre = r.byte_range(pre_len, Field::Preprocess)?;
+    let patch_len = r.read_int32(Field::PatchSize)?;
+    let patch = r.byte_range(patch_len, Field::Patch)?;
+    let off = limits::FIXED_HEADER_LEN;
+    let end = off + patch.end;
+    Ok(Pa30Framing {
+        header,
+        preprocess: off + pre.start..off + pre.end,
+        patch: off + patch.start..end,
+        trailing: data.len() - end,
+    })
+}
+
+fn open(data: &[u8]) -> Result<BitReader<'_>, DeltaError> {
+    if data.len() >= 4 && &data[..4] == PA19_MAGIC {
+        return Err(DeltaError::Pa19);
+    }
+    if data.len() >= 4 && &data[..4] != PA30_MAGIC {
+        let mut found = [0u8; 4];
+        found.copy_from_slice(&data[..4]);
+        return Err(DeltaError::BadSignature { found });
+    }
+    if data.len() <= limits::FIXED_HEADER_LEN {
+        return Err(DeltaError::TooShort {
+            len: data.len(),
+            min: limits::FIXED_HEADER_LEN,
+        });
+    }
+    BitReader::new(&data[limits::FIXED_HEADER_LEN..])
+}
+
+/// FILETIME (100 ns since 1601-01-01 UTC) → `yyyy-mm-ddThh:mm:ssZ`.
+pub fn filetime_to_utc(ft: u64) -> Option<String> {
+    // Seconds between 1601-01-01 and 1970-01-01.
+    const EPOCH_DIFF: i64 = 11_644_473_600;
+    let secs = (ft / 10_000_000) as i64 - EPOCH_DIFF;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if !(1601..=9999).contains(&y) {
+        return None;
+    }
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+/// Days since 1970-01-01 → proleptic Gregorian (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Shift to an era-based calendar starting 0000-03-01 (400-year eras of 146,097 days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// One line for humans: "delta-compressed, target 901,264 bytes, MD5 5b55…".
+pub fn describe(h: &Pa30Header) -> String {
+    let mut s = format!(
+        "delta-compressed, target {} bytes",
+        group_thousands(h.target_size)
+    );
+    if !h.hash.is_empty() {
+        let alg = hash_alg_name(h.hash_alg)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("ALG_ID {:#06x}", h.hash_alg));
+        s.push_str(&format!(", {alg} {}", h.hash_hex()));
+    }
+    s
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,402 @@
+use super::*;
+
+/// Writes bits LSB-first, the mirror of [`BitReader`] (test-only ground truth).
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    bits: u64,
+}
+
+impl BitWriter {
+    fn bits(&mut self, value: u64, n: u32) -> &mut Self {
+        for i in 0..n {
+            if self.bits.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            let bit = ((value >> i) & 1) as u8;
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= bit << (self.bits % 8);
+            self.bits += 1;
+        }
+        self
+    }
+
+    /// Integer with the minimal number of nibbles.
+    fn int(&mut self, value: u64) -> &mut Self {
+        let nibbles = if value == 0 {
+            1
+        } else {
+            (64 - value.leading_zeros()).div_ceil(4)
+        };
+        self.int_n(value, nibbles)
+    }
+
+    /// Integer coded with exactly `nibbles` nibbles (may be longer than needed).
+    fn int_n(&mut self, value: u64, nibbles: u32) -> &mut Self {
+        self.bits(0, nibbles - 1).bits(1, 1);
+        for i in 0..nibbles {
+            self.bits((value >> (4 * i)) & 0xf, 4);
+        }
+        self
+    }
+
+    fn align(&mut self) -> &mut Self {
+        while !self.bits.is_multiple_of(8) {
+            self.bits(0, 1);
+        }
+        self
+    }
+
+    fn buffer(&mut self, data: &[u8]) -> &mut Self {
+        self.int(data.len() as u64).align();
+        for b in data {
+            self.bits(u64::from(*b), 8);
+        }
+        self
+    }
+}
+
+const MD5: [u8; 16] = [
+    0x5b, 0x55, 0xe9, 0xa1, 0x36, 0x0a, 0x6c, 0x52, 0xcc, 0x98, 0x8d, 0xa6, 0x80, 0x4d, 0x6c, 0xa2,
+];
+const FT: u64 = 130_816_985_122_994_592; // 2015-07-18T13:08:32Z
+
+fn delta(pad: u64, body: impl FnOnce(&mut BitWriter)) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    w.bits(pad, 3);
+    body(&mut w);
+    let mut out = b"PA30".to_vec();
+    out.extend_from_slice(&FT.to_le_bytes());
+    out.extend_from_slice(&w.bytes);
+    out
+}
+
+fn sample() -> Vec<u8> {
+    delta(0, |w| {
+        w.int(0x0f)
+            .int(0x08)
+            .int(0x2e63e)
+            .int(901_264)
+            .int(u64::from(CALG_MD5))
+            .buffer(&MD5)
+            .buffer(b"pre")
+            .buffer(b"patch body");
+    })
+}
+
+#[test]
+fn parses_hand_built_header() {
+    let d = sample();
+    let h = parse_header(&d).unwrap();
+    assert_eq!(h.target_filetime, FT);
+    assert_eq!(h.file_type_set, 0x0f);
+    assert_eq!(h.file_type, 0x08);
+    assert_eq!(h.flags, 0x2e63e);
+    assert_eq!(h.target_size, 901_264);
+    assert_eq!(h.hash_alg, CALG_MD5);
+    assert_eq!(h.hash, MD5);
+    assert_eq!(h.target_time_utc().as_deref(), Some("2015-07-18T13:08:32Z"));
+    assert_eq!(file_type_name(h.file_type), Some("amd64"));
+    assert_eq!(file_type_set_name(h.file_type_set), Some("executables-1"));
+    assert_eq!(hash_alg_name(h.hash_alg), Some("MD5"));
+    assert_eq!(
+        describe(&h),
+        "delta-compressed, target 901,264 bytes, MD5 5b55e9a1360a6c52cc988da6804d6ca2"
+    );
+    let f = parse_framing(&d).unwrap();
+    assert_eq!(&d[f.preprocess.clone()], b"pre");
+    assert_eq!(&d[f.patch.clone()], b"patch body");
+    assert_eq!(f.trailing, 0);
+}
+
+/// The worked example of the public format notes: pad 0, then 14, then 17 → `e8 46`.
+#[test]
+fn matches_published_bit_example() {
+    let mut w = BitWriter::default();
+    w.bits(0, 3).int(14).int(17);
+    assert_eq!(&w.bytes[..2], &[0xe8, 0x46]);
+    let mut r = BitReader::new(&w.bytes).unwrap();
+    assert_eq!(r.read_int64(Field::FileTypeSet).unwrap(), 14);
+    assert_eq!(r.read_int64(Field::FileType).unwrap(), 17);
+}
+
+#[test]
+fn integer_widths_round_trip() {
+    for v in [
+        0u64,
+        1,
+        0xf,
+        0x10,
+        0xff,
+        0x1234_5678,
+        u64::from(u32::MAX),
+        u64::MAX,
+    ] {
+        let mut w = BitWriter::default();
+        w.bits(0, 3).int(v);
+        let mut r = BitReader::new(&w.bytes).unwrap();
+        assert_eq!(r.read_int64(Field::Flags).unwrap(), v, "{v:#x}");
+    }
+    // A value coded with more nibbles than needed is still that value.
+    let mut w = BitWriter::default();
+    w.bits(0, 3).int_n(5, 4);
+    let mut r = BitReader::new(&w.bytes).unwrap();
+    assert_eq!(r.read_int32(Field::HashSize).unwrap(), 5);
+}
+
+#[test]
+fn flags_and_names() {
+    assert_eq!(
+        flag_names(0x20001),
+        vec!["E8".to_string(), "IGNORE_FILE_SIZE_LIMIT".to_string()]
+    );
+    assert_eq!(flag_names(1 << 40), vec!["0x10000000000".to_string()]);
+    assert_eq!(file_type_name(3), None);
+    assert_eq!(hash_alg_name(0x1234), None);
+}
+
+#[test]
+fn filetime_edges() {
+    assert_eq!(filetime_to_utc(0).as_deref(), Some("1601-01-01T00:00:00Z"));
+    assert_eq!(
+        filetime_to_utc(116_444_736_000_000_000).as_deref(),
+        Some("1970-01-01T00:00:00Z")
+    );
+    assert_eq!(filetime_to_utc(u64::MAX), None);
+}
+
+#[test]
+fn signature_errors() {
+    assert_eq!(
+        parse_header(b"PA19xxxxxxxxxx").unwrap_err(),
+        DeltaError::Pa19
+    );
+    assert_eq!(
+        parse_header(b"MZ\x90\x00abcdefghij").unwrap_err().kind(),
+        "msdelta_bad_signature"
+    );
+    assert_eq!(
+        parse_header(b"PA30").unwrap_err().kind(),
+        "msdelta_too_short"
+    );
+    assert_eq!(
+        parse_header(b"PA30\0\0\0\0\0\0\0\0").unwrap_err().kind(),
+        "msdelta_too_short"
+    );
+    assert_eq!(parse_header(b"").unwrap_err().kind(), "msdelta_too_short");
+}
+
+#[test]
+fn every_truncation_is_a_specific_error() {
+    let d = sample();
+    let h = parse_header(&d).unwrap();
+    let header_bytes = h.end_bit.div_ceil(8) as usize;
+    for cut in 0..header_bytes {
+        let e = parse_header(&d[..cut]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DeltaError::TooShort { .. }
+                    | DeltaError::Truncated { .. }
+                    | DeltaError::BufferOutOfBounds { .. }
+            ),
+            "cut {cut}: {e:?}"
+        );
+    }
+    // Cut inside the hash: the buffer runs past the end.
+    let e = parse_header(&d[..header_bytes - 1]).unwrap_err();
+    assert_eq!(e.kind(), "msdelta_buffer_out_of_bounds");
+    // Cut inside the body: the header still parses, the framing does not.
+    let e = parse_framing(&d[..d.len() - 1]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DeltaError::BufferOutOfBounds {
+                field: Field::Patch,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn truncated_integer_names_its_field() {
+    // Stream: 4 padding bits, file-type set, then the file type's length prefix and
+    // 3 of its 4 value bits (the 4 bits after them are padding).
+    let d = delta(4, |w| {
+        w.int(0xf).bits(1, 1).bits(0b011, 3);
+    });
+    match parse_header(&d).unwrap_err() {
+        DeltaError::Truncated { field, .. } => assert_eq!(field, Field::FileType),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn overlong_integers_are_rejected() {
+    // 16 zero bits: a 64-bit field may use at most 16 nibbles (15 zeros then a one).
+    let d = delta(0, |w| {
+        w.bits(0, 16).bits(1, 1).bits(0, 64);
+    });
+    assert!(matches!(
+        parse_header(&d).unwrap_err(),
+        DeltaError::Overlong {
+            field: Field::FileTypeSet,
+            max: 16,
+            ..
+        }
+    ));
+    // The longest legal 64-bit coding is accepted.
+    let d = delta(0, |w| {
+        w.int_n(u64::MAX, 16)
+            .int(1)
+            .int(0)
+            .int(1)
+            .int(0)
+            .buffer(&[]);
+    });
+    assert_eq!(parse_header(&d).unwrap().file_type_set, u64::MAX);
+    // 8 zero bits: too long for the 32-bit hash algorithm id.
+    let d = delta(0, |w| {
+        w.int(0xf)
+            .int(1)
+            .int(0)
+            .int(10)
+            .bits(0, 8)
+            .bits(1, 1)
+            .bits(0, 36);
+    });
+    assert!(matches!(
+        parse_header(&d).unwrap_err(),
+        DeltaError::Overlong {
+            field: Field::HashAlgorithm,
+            max: 8,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn hash_limit_and_padding() {
+    let d = delta(0, |w| {
+        w.int(0xf)
+            .int(1)
+            .int(0)
+            .int(10)
+            .int(u64::from(CALG_MD5))
+            .buffer(&[0u8; 33]);
+    });
+    assert_eq!(
+        parse_header(&d).unwrap_err(),
+        DeltaError::HashTooLong {
+            len: 33,
+            max: limits::MAX_HASH_SIZE
+        }
+    );
+    // Padding may not exceed the bits after the count: a one-byte stream has 5.
+    let mut d = b"PA30".to_vec();
+    d.extend_from_slice(&[0; 8]);
+    d.push(0b0000_0111);
+    assert_eq!(
+        parse_header(&d).unwrap_err(),
+        DeltaError::BadPadding {
+            pad: 7,
+            available: 5
+        }
+    );
+    // Padding hides the last bits of the stream: a value that ends in them is truncated.
+    let d = delta(3, |w| {
+        w.int(0xf);
+    });
+    assert!(matches!(
+        parse_header(&d).unwrap_err(),
+        DeltaError::Truncated { .. }
+    ));
+}
+
+#[test]
+fn error_kinds_are_distinct() {
+    let errs = [
+        DeltaError::TooShort { len: 0, min: 12 },
+        DeltaError::Pa19,
+        DeltaError::BadSignature { found: [0; 4] },
+        DeltaError::Truncated {
+            field: Field::Flags,
+            bit: 0,
+            available: 0,
+        },
+        DeltaError::Overlong {
+            field: Field::Flags,
+            max: 16,
+            width: 64,
+            bit: 0,
+        },
+        DeltaError::BadPadding {
+            pad: 7,
+            available: 5,
+        },
+        DeltaError::HashTooLong { len: 33, max: 32 },
+        DeltaError::BufferOutOfBounds {
+            field: Field::Hash,
+            offset: 0,
+            len: 1,
+            total: 0,
+        },
+    ];
+    let mut kinds: Vec<_> = errs.iter().map(DeltaError::kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), errs.len());
+    for e in &errs {
+        assert!(!e.to_string().is_empty());
+    }
+}
+
+/// Deterministic mutation loop: flips, truncations and byte rewrites of a valid delta
+/// never panic and never claim a hash longer than the limit.
+#[test]
+fn mutations_never_panic() {
+    let base = sample();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut parsed = 0;
+    for _ in 0..20_000 {
+        let mut d = base.clone();
+        let edits = 1 + next() % 4;
+        for _ in 0..edits {
+            let r = next();
+            match r % 4 {
+                0 if !d.is_empty() => {
+                    let i = (next() % d.len() as u64) as usize;
+                    d[i] ^= 1 << (next() % 8);
+                }
+                1 if !d.is_empty() => {
+                    let i = (next() % d.len() as u64) as usize;
+                    d[i] = next() as u8;
+                }
+                2 => {
+                    let n = (next() % (d.len() as u64 + 1)) as usize;
+                    d.truncate(n);
+                }
+                _ => d.push(next() as u8),
+            }
+        }
+        if let Ok(h) = parse_header(&d) {
+            parsed += 1;
+            assert!(h.hash.len() <= limits::MAX_HASH_SIZE);
+            let _ = describe(&h);
+            let _ = h.target_time_utc();
+        }
+        if let Ok(f) = parse_framing(&d) {
+            assert!(f.patch.end <= d.len() && f.preprocess.end <= f.patch.start);
+        }
+    }
+    assert!(parsed > 0);
+}
