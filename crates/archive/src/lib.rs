@@ -22,6 +22,7 @@
 pub mod cab;
 mod cursor;
 pub mod limits;
+pub mod safe_name;
 pub mod zip;
 
 use std::fmt;

@@ -34,6 +34,42 @@ pub enum Command {
     /// changed; fail when a change of a selected kind is found.
     #[command(after_help = CHECK_EXIT_CODES)]
     Check(CheckArgs),
+    /// Extract an MSU or CAB (and the cabinets inside it) into a directory, keeping the
+    /// component folder layout. Unsafe member names are refused, never rewritten.
+    #[command(after_help = EXTRACT_HELP)]
+    Extract(ExtractArgs),
+}
+
+const EXTRACT_HELP: &str =
+    "Nested cabinets (the payload CAB of an MSU, sub-CABs) are written as files and \
+also expanded into a folder named after them, like `expand -F:*` followed by expanding the payload.
+Refused member names (reported, not written): absolute paths, drive letters, '..' components,
+NUL or control characters, characters Windows forbids (: * ? \" < > |), reserved device names
+(CON, NUL, COM1, ...), components ending in a dot or space. Symbolic links inside DIR are never
+followed; existing files are not overwritten unless --force.
+
+EXIT CODES:
+  0  every member was written (or filtered out by --pattern)
+  1  some members were refused or could not be read; the others were written
+  2  usage or fatal error (not a cabinet, unwritable DIR)";
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The MSU or CAB file to extract.
+    #[arg(value_name = "PACKAGE")]
+    pub package: PathBuf,
+    /// Output directory (created if missing).
+    #[arg(short = 'd', long = "dir", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Only write members whose path (or file name) matches GLOB, case-insensitively; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub pattern: Vec<String>,
+    /// Overwrite existing regular files.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not list written files.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 const BASELINE_EXIT_CODES: &str =

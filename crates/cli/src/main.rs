@@ -6,6 +6,7 @@ mod analyze;
 mod args;
 mod baseline_cmd;
 mod common;
+mod extract;
 mod progress;
 
 use anyhow::Context;
@@ -58,5 +59,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(a) => analyze::history(a.into_config()?),
         Command::Baseline(a) => baseline_cmd::baseline(a.into_config()?),
         Command::Check(a) => baseline_cmd::check(a.into_config()?),
+        Command::Extract(a) => extract::run(a),
     }
 }
