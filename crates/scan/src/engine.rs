@@ -201,6 +201,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions) -> Outcome {
         ignored: Vec::new(),
         unsupported: false,
         skipped: false,
+        input_sha256: None,
     };
     let root = NestedPath::new(f.display.clone());
     if f.size > opts.max_input_bytes {
@@ -216,6 +217,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions) -> Outcome {
         match std::fs::read(&f.path) {
             Ok(bytes) => {
                 input.sha256 = Some(hex(&Sha256::digest(&bytes)));
+                cx.input_sha256.clone_from(&input.sha256);
                 input.format = format_name(sniff(&bytes)).into();
                 cx.dispatch(&bytes, &root, 0, true);
             }
@@ -267,6 +269,9 @@ struct Cx<'o> {
     ignored: Vec<Ignored>,
     unsupported: bool,
     skipped: bool,
+    /// SHA-256 of the input file, reused for a package that is the whole file: hashing
+    /// is the largest single cost of a scan, so the same bytes are not hashed twice.
+    input_sha256: Option<String>,
 }
 
 fn err_rec(path: &NestedPath, kind: &str, message: String) -> ErrorRecord {
@@ -298,12 +303,16 @@ impl Cx<'_> {
         }
         match sniff(bytes) {
             Magic::Cab => {
-                if let Some(p) = PackageBuilder::build(bytes, path, depth, self.opts) {
+                let known = if top { self.input_sha256.clone() } else { None };
+                if let Some(p) = PackageBuilder::build(bytes, path, depth, self.opts, known) {
                     self.packages.push(p);
                 }
             }
             Magic::Zip => self.zip(bytes, path, depth),
-            Magic::Pe => self.packages.push(pe_package(bytes, path)),
+            Magic::Pe => {
+                let known = if top { self.input_sha256.clone() } else { None };
+                self.packages.push(pe_package(bytes, path, known));
+            }
             m @ (Magic::Wim | Magic::Psf) => {
                 self.unsupported = true;
                 self.error(
@@ -333,38 +342,29 @@ impl Cx<'_> {
         }
     }
 
+    /// Members are dispatched as they are decoded: holding every decoded member of a
+    /// multi-gigabyte ZIP at once would make memory grow with the archive.
     fn zip(&mut self, bytes: &[u8], path: &NestedPath, depth: u32) {
         let limits = self.opts.limits;
-        let mut members: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
-        let mut member_errors = Vec::new();
         let res = kbscan_archive::zip::for_each_entry(bytes, &limits, &mut |name, data| {
             if name.ends_with('/') {
                 return;
             }
+            let child = path.child(name);
             match data {
-                Ok(d) => members.push((name.to_string(), Ok(d.to_vec()))),
-                Err(e) => member_errors.push((name.to_string(), e.kind(), e.to_string())),
+                Err(e) => self.error(&child, e.kind(), e.to_string()),
+                Ok(d) => match unsafe_member_name(name) {
+                    Some(reason) => self.error(
+                        &child,
+                        "unsafe_member_name",
+                        format!("ZIP member name rejected: {reason}"),
+                    ),
+                    None => self.dispatch(d, &child, depth + 1, false),
+                },
             }
         });
         if let Err(e) = res {
             self.error(path, e.kind(), format!("cannot read ZIP: {e}"));
-        }
-        for (name, kind, msg) in member_errors {
-            self.error(&path.child(&name), kind, msg);
-        }
-        for (name, data) in members {
-            let child = path.child(&name);
-            if let Some(reason) = unsafe_member_name(&name) {
-                self.error(
-                    &child,
-                    "unsafe_member_name",
-                    format!("ZIP member name rejected: {reason}"),
-                );
-                continue;
-            }
-            if let Ok(d) = data {
-                self.dispatch(&d, &child, depth + 1, false);
-            }
         }
     }
 }
@@ -389,8 +389,8 @@ fn unsafe_member_name(name: &str) -> Option<&'static str> {
     None
 }
 
-fn pe_package(bytes: &[u8], path: &NestedPath) -> Package {
-    let mut b = PackageBuilder::new(bytes, path, PackageKind::Pe);
+fn pe_package(bytes: &[u8], path: &NestedPath, sha256: Option<String>) -> Package {
+    let mut b = PackageBuilder::new(bytes, path, PackageKind::Pe, sha256);
     let name = path.last().unwrap_or_default().to_string();
     b.add_member(&name, bytes, path.clone(), false, false);
     b.finish()
@@ -420,14 +420,15 @@ struct PackageBuilder<'o> {
 }
 
 impl<'o> PackageBuilder<'o> {
-    fn new(bytes: &[u8], path: &NestedPath, kind: PackageKind) -> Self {
+    /// `sha256` is the package's hash when the caller already has it.
+    fn new(bytes: &[u8], path: &NestedPath, kind: PackageKind, sha256: Option<String>) -> Self {
         PackageBuilder {
             opts: None,
             pkg: Package {
                 source: path.to_string(),
                 kind,
                 size: bytes.len() as u64,
-                sha256: hex(&Sha256::digest(bytes)),
+                sha256: sha256.unwrap_or_else(|| hex(&Sha256::digest(bytes))),
                 kb: None,
                 identity: None,
                 release_type: None,
@@ -467,12 +468,13 @@ impl<'o> PackageBuilder<'o> {
         path: &NestedPath,
         depth: u32,
         opts: &'o ScanOptions,
+        sha256: Option<String>,
     ) -> Option<Package> {
         let limits = opts.limits;
         let cab = match Cabinet::parse(bytes, &limits) {
             Ok(c) => c,
             Err(e) => {
-                let mut b = PackageBuilder::new(bytes, path, PackageKind::Cabinet);
+                let mut b = PackageBuilder::new(bytes, path, PackageKind::Cabinet, sha256);
                 b.error(path, e.kind(), format!("cannot read cabinet: {e}"));
                 return Some(b.finish());
             }
@@ -496,7 +498,7 @@ impl<'o> PackageBuilder<'o> {
         } else {
             PackageKind::Cabinet
         };
-        let mut b = PackageBuilder::new(bytes, path, kind);
+        let mut b = PackageBuilder::new(bytes, path, kind, sha256);
         b.opts = Some(opts);
         if is_msu {
             b.walk_cab(&cab, path, depth, true);
@@ -538,37 +540,46 @@ impl<'o> PackageBuilder<'o> {
             .files
             .iter()
             .any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
-        let mut nested: Vec<(String, Vec<u8>)> = Vec::new();
+        // Nested cabinets are walked inside the callback, while their bytes are still in
+        // the folder buffer, so a payload CAB of hundreds of MB is never copied. Their
+        // records are moved behind the outer members afterwards, so the report lists a
+        // container's own members first whatever the nesting.
+        let mut nested_files = Vec::new();
+        let mut nested_errors = Vec::new();
+        let max_depth = self.opts.map(|o| o.max_depth).unwrap_or(MAX_NESTING_DEPTH);
+        let limits = self.limits();
         let errors = cab.for_each_file(&mut |entry: &FileEntry, data: &[u8]| {
             let child = path.child(&entry.name);
-            let lower = entry.name.to_ascii_lowercase();
             let is_cab = sniff(data) == Magic::Cab;
-            if is_cab && !(outer && lower == "wsusscan.cab") {
-                // Recursed after the walk: the closure borrows `self` mutably already,
-                // and holding the bytes briefly is cheaper than decoding twice.
-                nested.push((entry.name.clone(), data.to_vec()));
+            let scan_metadata = outer && entry.name.eq_ignore_ascii_case("wsusscan.cab");
+            self.add_member(&entry.name, data, child.clone(), outer, want_sha1);
+            if !is_cab || scan_metadata {
+                return;
             }
-            self.add_member(&entry.name, data, child, outer, want_sha1);
-        });
-        for (idx, e) in errors {
-            let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
-            self.error(&path.child(name), e.kind(), e.to_string());
-        }
-        for (name, data) in nested {
-            let child = path.child(&name);
-            if depth + 1 > self.opts.map(|o| o.max_depth).unwrap_or(MAX_NESTING_DEPTH) {
+            let (files_at, errors_at) = (self.pkg.files.len(), self.pkg.errors.len());
+            if depth + 1 > max_depth {
                 self.error(
                     &child,
                     "limit_nesting_depth",
                     "cabinets nest deeper than the nesting limit (max_depth)".into(),
                 );
-                continue;
+            } else {
+                match Cabinet::parse(data, &limits) {
+                    Ok(sub) => self.walk_payload(&sub, &child, depth + 1),
+                    Err(e) => {
+                        self.error(&child, e.kind(), format!("cannot read nested cabinet: {e}"))
+                    }
+                }
             }
-            match Cabinet::parse(&data, &self.limits()) {
-                Ok(sub) => self.walk_payload(&sub, &child, depth + 1),
-                Err(e) => self.error(&child, e.kind(), format!("cannot read nested cabinet: {e}")),
-            }
+            nested_files.extend(self.pkg.files.drain(files_at..));
+            nested_errors.extend(self.pkg.errors.drain(errors_at..));
+        });
+        for (idx, e) in errors {
+            let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
+            self.error(&path.child(name), e.kind(), e.to_string());
         }
+        self.pkg.files.extend(nested_files);
+        self.pkg.errors.extend(nested_errors);
     }
 
     fn add_member(
