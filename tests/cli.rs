@@ -492,3 +492,217 @@ fn wim_and_psf_are_reported_unsupported_not_skipped() {
             || v["errors"][1]["message"].as_str().unwrap().contains("PSF")
     );
 }
+
+/// The scan command renders as it goes (bounded memory); its JSON must still be exactly
+/// what pretty-printing the whole collected report gives, errors and all.
+#[test]
+fn streamed_json_equals_the_collected_report() {
+    // Relative, as the CLI is given them below (paths are reported as given).
+    std::env::set_current_dir(root()).unwrap();
+    let paths = [
+        PathBuf::from("corpus/synthetic"),
+        PathBuf::from("corpus/malformed"),
+    ];
+    let opts = kbscan_scan::ScanOptions {
+        threads: Some(2),
+        ..Default::default()
+    };
+    let report = kbscan_scan::scan_paths(&paths, &opts, &kbscan_scan::SilentObserver).unwrap();
+    let mut expected = Vec::new();
+    kbscan_report::json(&report, &mut expected).unwrap();
+    assert!(report.totals.errors > 0 && report.totals.packages > 20);
+    for j in ["1", "2", "3"] {
+        let out = kbscan(&[
+            "scan",
+            "corpus/synthetic",
+            "corpus/malformed",
+            "--format",
+            "json",
+            "-q",
+            "-j",
+            j,
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            out.stdout == expected,
+            "-j {j}: streamed JSON differs from the collected report"
+        );
+    }
+}
+
+/// `-o FILE` is written only once the report is complete, with normal permissions, and
+/// JSON Lines list each input before what it produced.
+#[test]
+fn output_file_is_complete_and_jsonl_is_grouped_by_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("scan.jsonl");
+    let out = kbscan(&[
+        "scan",
+        "corpus/synthetic/win7sp1",
+        "corpus/malformed",
+        "--format",
+        "jsonl",
+        "-q",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out_path).unwrap().permissions().mode();
+        assert_ne!(
+            mode & 0o044,
+            0,
+            "report should be readable like any output: {mode:o}"
+        );
+    }
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let mut current_input: Option<String> = None;
+    let mut inputs = 0;
+    for l in text.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        match v["type"].as_str().unwrap() {
+            "input" => {
+                inputs += 1;
+                current_input = Some(v["path"].as_str().unwrap().to_string());
+            }
+            "package" | "error" => {
+                let at = v["source"].as_str().or(v["path"].as_str()).unwrap();
+                let input = current_input.as_deref().expect("a record before any input");
+                assert!(at.starts_with(input), "{at} listed under input {input}");
+            }
+            _ => {}
+        }
+    }
+    assert!(inputs > 12);
+    assert_eq!(
+        text.lines()
+            .last()
+            .map(|l| l.contains(r#""type":"totals""#)),
+        Some(true)
+    );
+}
+
+/// A closed pipe ends the scan quietly (the reader chose to stop), not with an error.
+#[test]
+fn closed_stdout_is_not_an_error() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kbscan"))
+        .args(["scan", "corpus/synthetic", "--format", "jsonl", "-q"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The per-input decompression budget covers every nesting level, names itself in the
+/// error, and is per input: two packages that each fit both scan cleanly.
+#[test]
+fn package_budget_limits_one_input_and_not_the_others() {
+    let a = "corpus/synthetic/ws2008sp2/Windows6.0-KB4489880-x64.msu";
+    let b = "corpus/synthetic/ws2008sp2/Windows6.0-KB4489880-x86.msu";
+    let (v, code) = scan_json(&[a, "--max-package-bytes", "64K"]);
+    assert_eq!(code, 1);
+    let errs = v["errors"].as_array().unwrap();
+    assert!(!errs.is_empty());
+    for e in errs {
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.contains("max_package_bytes") && m.contains("> 65536"),
+            "{m}"
+        );
+        assert!(e["path"].as_str().unwrap().contains(".msu!"), "{e}");
+    }
+    // Each package alone decompresses to less than 1 MiB; a 1 MiB budget per input holds
+    // for both even though together they exceed nothing shared.
+    let (v, code) = scan_json(&[a, b, "--max-package-bytes", "1M"]);
+    assert_eq!(code, 0, "{}", v["errors"]);
+    assert_eq!(v["totals"]["scanned"], 2);
+}
+
+#[test]
+fn limit_flags_reach_the_readers() {
+    let (v, code) = scan_json(&["corpus/synthetic/bulk", "--max-entries", "100"]);
+    assert_eq!(code, 1);
+    let m = v["errors"][0]["message"].as_str().unwrap();
+    assert!(m.contains("max_entries") && m.contains("2000 > 100"), "{m}");
+
+    let (v, code) = scan_json(&["corpus/synthetic/bulk", "--max-total-bytes", "64K"]);
+    assert_eq!(code, 1);
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_total_bytes"));
+
+    let (v, code) = scan_json(&["corpus/synthetic/bulk", "--max-input-bytes", "1K"]);
+    assert_eq!(code, 1);
+    assert_eq!(v["errors"][0]["kind"], "limit_input_size");
+
+    let bad = kbscan(&["scan", "corpus", "--max-entry-bytes", "12Q"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown size unit"));
+}
+
+/// Bounded memory: while the consumer is busy with the first input, the workers run at
+/// most one reorder window ahead instead of scanning (and holding) the whole corpus.
+#[test]
+fn streaming_scan_holds_at_most_one_reorder_window() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    struct Count(AtomicU64);
+    impl kbscan_scan::Observer for Count {
+        fn input_done(&self, _: &str, _: u64) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read(root().join("corpus/synthetic/win7sp1/Windows6.1-KB4489878-x64.msu"))
+        .unwrap();
+    for i in 0..40 {
+        std::fs::write(dir.path().join(format!("{i:02}.msu")), &src).unwrap();
+    }
+    let done = Count(AtomicU64::new(0));
+    let opts = kbscan_scan::ScanOptions {
+        threads: Some(2),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let totals =
+        kbscan_scan::scan_paths_streaming(&[dir.path().to_path_buf()], &opts, &done, |o| {
+            if seen.is_empty() {
+                // Give the workers ample time to run ahead if nothing held them back.
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                let ahead = done.0.load(Ordering::SeqCst);
+                assert!(
+                    ahead <= 1 + 2 * 4,
+                    "{ahead} inputs scanned while the first was consumed"
+                );
+            }
+            seen.push(o.input.path);
+            Ok::<(), std::io::Error>(())
+        })
+        .unwrap();
+    assert_eq!(totals.scanned, 40);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "outcomes arrive in path order");
+}

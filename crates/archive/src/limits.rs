@@ -31,6 +31,8 @@ pub const LIMIT_ENTRIES: &str = "max_entries";
 pub const LIMIT_ENTRY_BYTES: &str = "max_entry_bytes";
 /// See [`LIMIT_ENTRIES`].
 pub const LIMIT_TOTAL_BYTES: &str = "max_total_bytes";
+/// See [`LIMIT_ENTRIES`]: the [`Budget`] shared by every container of one input.
+pub const LIMIT_PACKAGE_BYTES: &str = "max_package_bytes";
 /// See [`LIMIT_ENTRIES`].
 pub const LIMIT_NAME_LEN: &str = "max_name_len";
 /// See [`LIMIT_ENTRIES`].
@@ -46,16 +48,73 @@ pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;
 /// Default for [`Limits::max_entry_bytes`]: the largest single files in Windows updates
 /// (e.g. `MRT.exe`, language packs' `.esd` are elsewhere) are well under 1 GiB.
 pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 1 << 30;
-/// Default for [`Limits::max_total_bytes`]: cumulative updates decompress to ~4-6 GiB.
-pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 16 << 30;
+/// Default for [`Limits::max_total_bytes`]: the largest payload cabinets of 6.x rollups
+/// decompress to ~2-3 GiB; 8 GiB leaves room and still stops a bomb after seconds of CPU.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 8 << 30;
+/// Default [`Budget`] for one input file with everything nested in it (an MSU, its payload
+/// CAB, sub-CABs; a ZIP of MSUs). Without it, every nesting level would get its own
+/// [`Limits::max_total_bytes`] and a bomb of nested cabinets would multiply the work.
+pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 16 << 30;
 /// Default for [`Limits::max_name_len`]: MS-CAB `CB_MAX_FILENAME` is 256; ZIP names in
 /// update bundles are paths of a few hundred bytes. Allow some slack for both.
 pub const DEFAULT_MAX_NAME_LEN: usize = 1_024;
 /// Default for [`Limits::max_header_reserve`]: MS-CAB caps `cbCFHeader` at 60,000.
 pub const DEFAULT_MAX_HEADER_RESERVE: u32 = 60_000;
 
+/// A decompression allowance shared by all the containers read for one input: every CAB
+/// block and ZIP member decoded takes from it, whatever its nesting level. Cloning shares
+/// the allowance.
+#[derive(Debug, Clone)]
+pub struct Budget(std::sync::Arc<BudgetInner>);
+
+#[derive(Debug)]
+struct BudgetInner {
+    max: u64,
+    used: std::sync::atomic::AtomicU64,
+}
+
+impl Budget {
+    pub fn new(max: u64) -> Self {
+        Budget(std::sync::Arc::new(BudgetInner {
+            max,
+            used: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    pub fn max(&self) -> u64 {
+        self.0.max
+    }
+
+    /// Bytes taken so far (may exceed [`max`](Self::max) by the refused request).
+    pub fn used(&self) -> u64 {
+        self.0.used.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes `bytes`; when that crosses the maximum, returns the total it would reach.
+    pub fn take(&self, bytes: u64) -> Result<(), u64> {
+        let before = self
+            .0
+            .used
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        let after = before.saturating_add(bytes);
+        if after > self.0.max {
+            Err(after)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Two handles are equal when they share one allowance.
+impl PartialEq for Budget {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for Budget {}
+
 /// Caller-tunable bounds applied while reading one container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Most files a single container may list.
     pub max_entries: u32,
@@ -67,6 +126,9 @@ pub struct Limits {
     pub max_name_len: usize,
     /// Largest CAB header reserve area (`cbCFHeader`).
     pub max_header_reserve: u32,
+    /// Shared with the other containers of the same input; `None` = only the per-container
+    /// limits apply.
+    pub package_budget: Option<Budget>,
 }
 
 impl Default for Limits {
@@ -77,6 +139,7 @@ impl Default for Limits {
             max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
             max_name_len: DEFAULT_MAX_NAME_LEN,
             max_header_reserve: DEFAULT_MAX_HEADER_RESERVE,
+            package_budget: None,
         }
     }
 }

@@ -151,6 +151,17 @@ pub fn for_each_entry(
             sink(&name, Err(err()));
             return Err(err());
         }
+        if let Some(budget) = &limits.package_budget {
+            if let Err(value) = budget.take(got) {
+                let err = || ZipError::Limit {
+                    limit: limits::LIMIT_PACKAGE_BYTES,
+                    value,
+                    max: budget.max(),
+                };
+                sink(&name, Err(err()));
+                return Err(err());
+            }
+        }
         total += got;
         sink(&name, Ok(&buf));
     }

@@ -95,6 +95,56 @@ EXIT CODES:
   2  usage error or fatal error (unreadable path or baseline, baseline from an
      unsupported schema version, unwritable output)";
 
+/// Limits on hostile input, shared by every command that scans. Defaults are generous for
+/// genuine updates; lower them to triage a suspicious folder quickly.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits (sizes accept K, M, G, T suffixes: powers of 1024)")]
+pub struct LimitArgs {
+    /// Deepest container nesting followed (ZIP → MSU → payload → sub-CAB is 4).
+    #[arg(long, value_name = "N", default_value_t = kbscan_scan::MAX_NESTING_DEPTH)]
+    pub max_depth: u32,
+    /// Most members one archive may list.
+    #[arg(long, value_name = "N", default_value_t = kbscan_scan::Limits::default().max_entries)]
+    pub max_entries: u32,
+    /// Largest single member, decompressed.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1G")]
+    pub max_entry_bytes: u64,
+    /// Most bytes decompressed from one container (a CAB's folders together, a ZIP).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "8G")]
+    pub max_total_bytes: u64,
+    /// Most bytes decompressed for one input file with everything nested in it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16G")]
+    pub max_package_bytes: u64,
+    /// Largest input file read from disk.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "8G")]
+    pub max_input_bytes: u64,
+}
+
+/// `4096`, `64K`, `512M`, `1G`, `2GiB`, `16g`: binary units, because archive limits are
+/// powers of two and `1G` meaning 10^9 here would surprise nobody less.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 4096, 64K, 512M, 1G)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{s}` (use K, M, G or T)"
+            ))
+        }
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum OutFormat {
     Table,
@@ -117,15 +167,11 @@ pub struct ScanArgs {
     /// Worker threads (default: one per core). Output is identical for any value.
     #[arg(short = 'j', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// No progress bar and no summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Maximum container nesting depth.
-    #[arg(long, value_name = "N", default_value_t = kbscan_scan::ScanOptions::default().max_depth)]
-    pub max_depth: u32,
-    /// Largest single member (decompressed) read from an archive, in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_entry_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -152,6 +198,8 @@ pub struct ReportArgs {
     /// Worker threads (default: one per core). Output is identical for any value.
     #[arg(short = 'j', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// No progress bar and no summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
@@ -177,6 +225,8 @@ pub struct HistoryArgs {
     /// Worker threads (default: one per core). Output is identical for any value.
     #[arg(short = 'j', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// No progress bar and no summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
@@ -196,6 +246,8 @@ pub struct BaselineArgs {
     /// Worker threads (default: one per core). Output is identical for any value.
     #[arg(short = 'j', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// No progress bar and no summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
@@ -232,6 +284,8 @@ pub struct CheckArgs {
     /// Worker threads (default: one per core). Output is identical for any value.
     #[arg(short = 'j', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// No progress bar and no summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
@@ -247,11 +301,7 @@ pub struct ScanConfig {
 
 impl ScanArgs {
     pub fn into_config(self) -> anyhow::Result<ScanConfig> {
-        let mut scan = crate::common::scan_options(self.threads, &self.paths)?;
-        scan.max_depth = self.max_depth;
-        if let Some(b) = self.max_entry_bytes {
-            scan.limits.max_entry_bytes = b;
-        }
+        let scan = crate::common::scan_options(self.threads, &self.limits, &self.paths)?;
         Ok(ScanConfig {
             format: match self.format {
                 OutFormat::Table => kbscan_report::Format::Table,
@@ -275,5 +325,34 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    /// The flags' documented defaults are the library's defaults, so `--help` never lies.
+    #[test]
+    fn limit_defaults_match_the_libraries() {
+        let cli = Cli::try_parse_from(["kbscan", "scan", "."]).unwrap();
+        let Command::Scan(a) = cli.command else {
+            panic!("not scan")
+        };
+        let lib = kbscan_scan::ScanOptions::default();
+        assert_eq!(a.limits.max_depth, lib.max_depth);
+        assert_eq!(a.limits.max_entries, lib.limits.max_entries);
+        assert_eq!(a.limits.max_entry_bytes, lib.limits.max_entry_bytes);
+        assert_eq!(a.limits.max_total_bytes, lib.limits.max_total_bytes);
+        assert_eq!(a.limits.max_package_bytes, lib.max_package_bytes);
+        assert_eq!(a.limits.max_input_bytes, lib.max_input_bytes);
     }
 }

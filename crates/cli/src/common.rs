@@ -1,27 +1,115 @@
 //! What every subcommand shares: argument checks before scanning, the scan with its
 //! progress bar, writing the output, and the exit code for failed inputs.
 
+use crate::args::{LimitArgs, ScanConfig};
 use crate::exit;
 use crate::progress::Progress;
 use anyhow::{bail, Context};
-use kbscan_scan::{ScanOptions, ScanReport};
+use kbscan_report::{RenderError, Streamer};
+use kbscan_scan::{ScanOptions, ScanReport, StreamError, Totals};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// A thread count of at least one and paths that exist: checked before any work so a
 /// typo fails in milliseconds with exit 2.
-pub fn scan_options(threads: Option<usize>, paths: &[PathBuf]) -> anyhow::Result<ScanOptions> {
+pub fn scan_options(
+    threads: Option<usize>,
+    limits: &LimitArgs,
+    paths: &[PathBuf],
+) -> anyhow::Result<ScanOptions> {
     if threads == Some(0) {
         bail!("--threads must be at least 1");
+    }
+    if limits.max_entries == 0 {
+        bail!("--max-entries must be at least 1");
     }
     for p in paths {
         if !p.exists() {
             bail!("no such file or directory: {}", p.display());
         }
     }
-    Ok(ScanOptions {
+    let mut o = ScanOptions {
         threads,
+        max_depth: limits.max_depth,
+        max_input_bytes: limits.max_input_bytes,
+        max_package_bytes: limits.max_package_bytes,
         ..Default::default()
+    };
+    o.limits.max_entries = limits.max_entries;
+    o.limits.max_entry_bytes = limits.max_entry_bytes;
+    o.limits.max_total_bytes = limits.max_total_bytes;
+    Ok(o)
+}
+
+/// `kbscan scan`: renders each input as soon as it and all before it are scanned, so
+/// memory does not grow with the corpus. With `-o`, the report goes to a temporary file
+/// beside FILE that replaces it only when complete: a failed run never leaves half a
+/// report under the name a CI job reads.
+pub fn scan_to_output(cfg: &ScanConfig) -> anyhow::Result<u8> {
+    let observer = Progress::new(!cfg.quiet && std::io::stderr().is_terminal());
+    let totals = match cfg.output.as_deref() {
+        Some(path) => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(".kbscan-").suffix(".tmp");
+            // Like a file created by `>`: 0666 less the umask, not tempfile's private 0600.
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+            let tmp = builder
+                .tempfile_in(dir)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let out = std::io::BufWriter::new(tmp);
+            let (totals, out) = stream(cfg, &observer, out)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let tmp = out
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            tmp.persist(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            totals
+        }
+        None => {
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            match stream(cfg, &observer, out) {
+                Ok((totals, _)) => totals,
+                // A closed pipe (`kbscan scan . | head`) is the reader's choice, not a
+                // failure; the scan stops there.
+                Err(e) if is_broken_pipe(&e) => {
+                    observer.finish();
+                    return Ok(exit::OK);
+                }
+                Err(e) => return Err(e.context("cannot write to standard output")),
+            }
+        }
+    };
+    observer.finish();
+    Ok(exit_code_for(&totals, cfg.quiet))
+}
+
+fn stream<W: Write>(cfg: &ScanConfig, observer: &Progress, out: W) -> anyhow::Result<(Totals, W)> {
+    let mut streamer = Streamer::new(cfg.format, out)?;
+    let totals =
+        kbscan_scan::scan_paths_streaming(&cfg.paths, &cfg.scan, observer, |o| streamer.push(o))
+            .map_err(|e| match e {
+                StreamError::Scan(e) => anyhow::Error::new(e).context("scan failed"),
+                StreamError::Sink(e) => anyhow::Error::new(e),
+            })?;
+    let out = streamer.finish(&totals)?;
+    Ok((totals, out))
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let io = c
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        io || c
+            .downcast_ref::<RenderError>()
+            .is_some_and(RenderError::is_broken_pipe)
     })
 }
 
@@ -53,13 +141,17 @@ pub fn emit(buf: &[u8], output: Option<&Path>) -> anyhow::Result<()> {
 
 /// 1 when some input failed (saying so on stderr unless quiet), else 0.
 pub fn exit_code(report: &ScanReport, quiet: bool) -> u8 {
-    if report.totals.failed == 0 {
+    exit_code_for(&report.totals, quiet)
+}
+
+fn exit_code_for(t: &Totals, quiet: bool) -> u8 {
+    if t.failed == 0 {
         return exit::OK;
     }
     if !quiet {
         eprintln!(
             "kbscan: {} of {} inputs failed ({} errors); see the report's errors",
-            report.totals.failed, report.totals.inputs, report.totals.errors
+            t.failed, t.inputs, t.errors
         );
     }
     exit::INPUT_FAILED

@@ -9,7 +9,6 @@ mod common;
 mod extract;
 mod progress;
 
-use anyhow::Context;
 use args::{Cli, Command};
 use clap::Parser;
 use std::process::ExitCode;
@@ -49,11 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Scan(a) => {
             let cfg = a.into_config()?;
-            let report = common::scan(&cfg.paths, &cfg.scan, cfg.quiet)?;
-            let mut buf = Vec::new();
-            kbscan_report::render(&report, cfg.format, &mut buf).context("cannot render report")?;
-            common::emit(&buf, cfg.output.as_deref())?;
-            Ok(common::exit_code(&report, cfg.quiet))
+            common::scan_to_output(&cfg)
         }
         Command::Report(a) => analyze::report(a.into_config()?),
         Command::History(a) => analyze::history(a.into_config()?),

@@ -1,13 +1,17 @@
 //! Rendering a [`ScanReport`] for people (table) and machines (JSON, JSON Lines, CSV).
 //!
 //! Every renderer writes to any `io::Write` and is a pure function of the report: the
-//! same report gives the same bytes. This crate never decides what is true about a
+//! same report gives the same bytes. Scan reports are rendered as the scan goes
+//! ([`Streamer`]), one input at a time, so memory does not grow with the corpus. This crate never decides what is true about a
 //! package (that is the scanner's and the analyses' job) and never touches a terminal.
 
 pub mod analysis;
 pub mod check;
+mod stream;
 
-use kbscan_scan::{FileRecord, Package, ScanReport};
+pub use stream::Streamer;
+
+use kbscan_scan::{ErrorRecord, FileRecord, InputOutcome, Package, ScanReport, Totals};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -29,17 +33,23 @@ pub enum RenderError {
     Csv(#[from] csv::Error),
 }
 
-pub fn render(report: &ScanReport, format: Format, out: &mut dyn Write) -> Result<(), RenderError> {
-    match format {
-        Format::Json => json(report, out),
-        Format::Jsonl => jsonl(report, out),
-        Format::Csv => csv_files(report, out),
-        Format::Table => table(report, out),
+/// Pretty JSON with a trailing newline. Struct field order is fixed by the model and
+/// maps are `BTreeMap`, so the bytes are stable.
+impl RenderError {
+    /// The reader of a pipe went away (`kbscan scan | head`): the caller's choice.
+    pub fn is_broken_pipe(&self) -> bool {
+        let kind = match self {
+            RenderError::Io(e) => Some(e.kind()),
+            RenderError::Json(e) => e.io_error_kind(),
+            RenderError::Csv(e) => match e.kind() {
+                csv::ErrorKind::Io(e) => Some(e.kind()),
+                _ => None,
+            },
+        };
+        kind == Some(io::ErrorKind::BrokenPipe)
     }
 }
 
-/// Pretty JSON with a trailing newline. Struct field order is fixed by the model and
-/// maps are `BTreeMap`, so the bytes are stable.
 pub fn json(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")?;
@@ -80,17 +90,16 @@ struct PackageHead<'a> {
     errors: usize,
 }
 
-/// One JSON object per line, tagged by `type`: `input`, `package` (without its file
-/// list), `component`, `file`, `error`, then one `totals` line. Streams well into `jq`.
-pub fn jsonl(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
+/// JSON Lines for one input: its `input` line, then each package (without its file
+/// list) followed by its `component` and `file` lines, then the input's `error` lines.
+/// The stream ends with one `totals` line ([`jsonl_totals`]). Streams well into `jq`.
+fn jsonl_outcome(o: &InputOutcome, out: &mut dyn Write) -> Result<(), RenderError> {
     let mut line = |ty: &'static str, v: &dyn erased::Ser| -> Result<(), RenderError> {
         v.write_tagged(ty, out)?;
         Ok(())
     };
-    for i in &report.inputs {
-        line("input", i)?;
-    }
-    for p in &report.packages {
+    line("input", &o.input)?;
+    for p in &o.packages {
         line("package", &head(p))?;
         for c in &p.components {
             line("component", c)?;
@@ -106,11 +115,14 @@ pub fn jsonl(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError
             )?;
         }
     }
-    for e in &report.errors {
+    for e in &o.errors {
         line("error", e)?;
     }
-    line("totals", &report.totals)?;
     Ok(())
+}
+
+fn jsonl_totals(t: &Totals, out: &mut dyn Write) -> Result<(), RenderError> {
+    erased::Ser::write_tagged(t, "totals", out)
 }
 
 /// A tiny object-safe shim so `jsonl` can tag heterogeneous records with one closure.
@@ -170,52 +182,47 @@ pub const CSV_HEADER: [&str; 20] = [
     "checks",
 ];
 
-/// One row per file, for spreadsheets.
-pub fn csv_files(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(CSV_HEADER)?;
+/// One row per file, for spreadsheets ([`CSV_HEADER`] first).
+fn csv_package<W: Write>(p: &Package, w: &mut csv::Writer<W>) -> Result<(), RenderError> {
     let s = |v: Option<String>| v.unwrap_or_default();
-    for p in &report.packages {
-        for f in &p.files {
-            let mismatches: Vec<String> = f
-                .checks
-                .iter()
-                .filter(|c| c.outcome == kbscan_scan::CheckOutcome::Mismatch)
-                .map(|c| {
-                    format!(
-                        "{}: expected {} got {}",
-                        c.check,
-                        c.expected.as_deref().unwrap_or("-"),
-                        c.actual.as_deref().unwrap_or("-")
-                    )
-                })
-                .collect();
-            let row: [String; 20] = [
-                p.source.clone(),
-                s(p.kb.clone()),
-                s(p.architecture.clone()),
-                s(p.dates.release.clone()),
-                f.path.clone(),
-                f.name.clone(),
-                kind_name(f),
-                s(f.component.clone()),
-                f.size.to_string(),
-                f.sha256.clone(),
-                s(f.versions.component.map(|v| v.to_string())),
-                s(f.versions.folder.map(|v| v.to_string())),
-                s(f.versions.pe_file.map(|v| v.to_string())),
-                s(f.versions.pe_product.map(|v| v.to_string())),
-                s(f.pe.as_ref().and_then(|p| p.file_version_string.clone())),
-                s(f.pe.as_ref().and_then(|p| p.branch_tag.clone())),
-                s(f.pe.as_ref().map(|p| p.machine.clone())),
-                s(f.delta.as_ref().map(|d| d.format.clone())),
-                mismatches.join("; "),
-                f.checks.len().to_string(),
-            ];
-            w.write_record(row.iter().map(|c| sanitize_cell(c)))?;
-        }
+    for f in &p.files {
+        let mismatches: Vec<String> = f
+            .checks
+            .iter()
+            .filter(|c| c.outcome == kbscan_scan::CheckOutcome::Mismatch)
+            .map(|c| {
+                format!(
+                    "{}: expected {} got {}",
+                    c.check,
+                    c.expected.as_deref().unwrap_or("-"),
+                    c.actual.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
+        let row: [String; 20] = [
+            p.source.clone(),
+            s(p.kb.clone()),
+            s(p.architecture.clone()),
+            s(p.dates.release.clone()),
+            f.path.clone(),
+            f.name.clone(),
+            kind_name(f),
+            s(f.component.clone()),
+            f.size.to_string(),
+            f.sha256.clone(),
+            s(f.versions.component.map(|v| v.to_string())),
+            s(f.versions.folder.map(|v| v.to_string())),
+            s(f.versions.pe_file.map(|v| v.to_string())),
+            s(f.versions.pe_product.map(|v| v.to_string())),
+            s(f.pe.as_ref().and_then(|p| p.file_version_string.clone())),
+            s(f.pe.as_ref().and_then(|p| p.branch_tag.clone())),
+            s(f.pe.as_ref().map(|p| p.machine.clone())),
+            s(f.delta.as_ref().map(|d| d.format.clone())),
+            mismatches.join("; "),
+            f.checks.len().to_string(),
+        ];
+        w.write_record(row.iter().map(|c| sanitize_cell(c)))?;
     }
-    w.flush()?;
     Ok(())
 }
 
@@ -250,42 +257,48 @@ pub fn printable(s: &str) -> String {
         .collect()
 }
 
-fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
-    let rows: Vec<[String; 7]> = report
-        .packages
+type TableRow = [String; 7];
+
+fn table_row(p: &Package) -> TableRow {
+    let builds: Vec<String> = p
+        .os_builds
         .iter()
-        .map(|p| {
-            let builds: Vec<String> = p
-                .os_builds
-                .iter()
-                .map(|(arch, b)| {
-                    format!(
-                        "{arch}:{}",
-                        b.iter()
-                            .map(|b| b.to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )
-                })
-                .collect();
-            let max_ver = p
-                .files
-                .iter()
-                .filter_map(|f| f.versions.pe_file.or(f.versions.component))
-                .max()
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "-".into());
-            [
-                printable(p.kb.as_deref().unwrap_or("-")),
-                printable(p.architecture.as_deref().unwrap_or("-")),
-                p.dates.release.clone().unwrap_or_else(|| "-".into()),
-                printable(&builds.join(" ")),
-                format!("{}/{}", p.components.len(), p.files.len()),
-                max_ver,
-                printable(short_source(&p.source)),
-            ]
+        .map(|(arch, b)| {
+            format!(
+                "{arch}:{}",
+                b.iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         })
         .collect();
+    let max_ver = p
+        .files
+        .iter()
+        .filter_map(|f| f.versions.pe_file.or(f.versions.component))
+        .max()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "-".into());
+    [
+        printable(p.kb.as_deref().unwrap_or("-")),
+        printable(p.architecture.as_deref().unwrap_or("-")),
+        p.dates.release.clone().unwrap_or_else(|| "-".into()),
+        printable(&builds.join(" ")),
+        format!("{}/{}", p.components.len(), p.files.len()),
+        max_ver,
+        printable(short_source(&p.source)),
+    ]
+}
+
+/// The table aligns its columns, so it is written at the end from one short row per
+/// package (a few hundred bytes each, not the package).
+fn table(
+    rows: &[TableRow],
+    errors: &[ErrorRecord],
+    t: &Totals,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
     let header = [
         "KB",
         "ARCH",
@@ -296,7 +309,7 @@ fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
         "SOURCE",
     ];
     let mut widths = header.map(str::len);
-    for r in &rows {
+    for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
@@ -313,13 +326,13 @@ fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
         writeln!(out, "{}", line.trim_end())
     };
     write_row(out, &header)?;
-    for r in &rows {
+    for r in rows {
         write_row(out, &r.iter().map(String::as_str).collect::<Vec<_>>())?;
     }
-    if !report.errors.is_empty() {
+    if !errors.is_empty() {
         writeln!(out)?;
-        writeln!(out, "ERRORS ({})", report.errors.len())?;
-        for e in &report.errors {
+        writeln!(out, "ERRORS ({})", errors.len())?;
+        for e in errors {
             writeln!(
                 out,
                 "  {}: [{}] {}",
@@ -329,7 +342,6 @@ fn table(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
             )?;
         }
     }
-    let t = &report.totals;
     writeln!(out)?;
     writeln!(
         out,

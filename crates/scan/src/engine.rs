@@ -7,12 +7,13 @@ use kbscan_archive::limits::Limits;
 use kbscan_archive::{sniff, Magic, NestedPath};
 use kbscan_cbs as cbs;
 use kbscan_version::Version;
-use rayon::prelude::*;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// How deep containers may nest (ZIP → ZIP → MSU → payload → sub-CAB is 5). Deeper
 /// nesting is not seen in real packages and is the shape of a recursion bomb.
@@ -29,6 +30,9 @@ pub struct ScanOptions {
     pub limits: Limits,
     pub max_depth: u32,
     pub max_input_bytes: u64,
+    /// Decompressed bytes allowed for one input file with everything nested in it; each
+    /// input gets its own [`kbscan_archive::limits::Budget`] of this size.
+    pub max_package_bytes: u64,
 }
 
 impl Default for ScanOptions {
@@ -38,6 +42,7 @@ impl Default for ScanOptions {
             limits: Limits::default(),
             max_depth: MAX_NESTING_DEPTH,
             max_input_bytes: MAX_INPUT_BYTES,
+            max_package_bytes: kbscan_archive::limits::DEFAULT_MAX_PACKAGE_BYTES,
         }
     }
 }
@@ -60,98 +65,251 @@ pub enum ScanError {
     Threads(String),
 }
 
+/// Scans everything under `paths` and returns the whole report. Holds every package in
+/// memory; [`scan_paths_streaming`] is the bounded-memory form for large corpora.
 pub fn scan_paths(
     paths: &[PathBuf],
     opts: &ScanOptions,
     observer: &dyn Observer,
 ) -> Result<ScanReport, ScanError> {
-    let (files, skipped) = walk::expand(paths).map_err(ScanError::Input)?;
-    observer.begin(files.len() as u64, files.iter().map(|f| f.size).sum());
-    let run = || -> Vec<Outcome> {
-        files
-            .par_iter()
-            .map(|f| {
-                let out = scan_input_guarded(f, opts);
-                observer.input_done(&f.display, f.size);
-                out
-            })
-            .collect()
-    };
-    let outcomes = match opts.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| ScanError::Threads(e.to_string()))?
-            .install(run),
-        None => run(),
-    };
-
-    let mut report = ScanReport {
-        schema_version: SCHEMA_VERSION,
-        kbscan_version: env!("CARGO_PKG_VERSION").to_string(),
-        inputs: Vec::new(),
-        packages: Vec::new(),
-        errors: Vec::new(),
-        totals: Totals::default(),
-    };
-    let mut inputs: Vec<InputRecord> = skipped
-        .into_iter()
-        .map(|(path, reason)| InputRecord {
-            path,
-            size: 0,
-            sha256: None,
-            format: "none".into(),
-            status: InputStatus::Skipped,
-            packages: 0,
-            errors: 0,
-            ignored: vec![Ignored {
-                path: String::new(),
-                reason,
-            }],
-        })
-        .collect();
-    for o in outcomes {
-        inputs.push(o.input);
+    let mut report = ScanReport::empty();
+    let totals = scan_paths_streaming(paths, opts, observer, |o: InputOutcome| {
+        report.inputs.push(o.input);
         report.packages.extend(o.packages);
         report.errors.extend(o.errors);
-    }
-    inputs.sort_by(|a, b| a.path.cmp(&b.path));
-    report.inputs = inputs;
-    report.totals = totals(&report);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .map_err(|e| match e {
+        StreamError::Scan(e) => e,
+        StreamError::Sink(never) => match never {},
+    })?;
+    report.totals = totals;
     Ok(report)
 }
 
-fn totals(r: &ScanReport) -> Totals {
-    let mut t = Totals {
-        inputs: r.inputs.len() as u64,
-        packages: r.packages.len() as u64,
-        errors: r.errors.len() as u64,
-        ..Totals::default()
+/// Everything one input produced. [`scan_paths_streaming`] hands these to its sink in
+/// input order (sorted by path), whatever the thread count.
+#[derive(Debug, Clone)]
+pub struct InputOutcome {
+    pub input: InputRecord,
+    pub packages: Vec<Package>,
+    pub errors: Vec<ErrorRecord>,
+}
+
+/// Why a streaming scan stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    /// The sink refused an outcome (e.g. the output could not be written).
+    #[error(transparent)]
+    Sink(E),
+}
+
+/// How many finished inputs may wait per worker for an earlier, slower one before the
+/// workers pause. This bounds memory to a few packages per thread however large the
+/// corpus is, while keeping both cores busy behind one big package.
+const REORDER_WINDOW_PER_THREAD: usize = 4;
+
+/// Scans everything under `paths` and hands each input's outcome to `sink` as soon as it
+/// and every input before it are done, in path order. Memory stays bounded by the
+/// reorder window (a few packages per thread), not by the corpus. Returns the totals.
+///
+/// Inputs run on rayon workers; the calling thread runs `sink`, so a slow sink (a pipe
+/// to `jq`) throttles the workers instead of letting results pile up.
+pub fn scan_paths_streaming<E, F>(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    observer: &dyn Observer,
+    mut sink: F,
+) -> Result<Totals, StreamError<E>>
+where
+    E: std::error::Error + 'static,
+    F: FnMut(InputOutcome) -> Result<(), E>,
+{
+    let (files, skipped) = walk::expand(paths).map_err(ScanError::Input)?;
+    observer.begin(files.len() as u64, files.iter().map(|f| f.size).sum());
+    // Entries the walk could not open as files are inputs too (counted, listed), merged
+    // into the path order of the real inputs.
+    let mut skipped: std::collections::VecDeque<InputOutcome> = skipped
+        .into_iter()
+        .map(|(path, reason)| InputOutcome {
+            input: InputRecord {
+                path,
+                size: 0,
+                sha256: None,
+                format: "none".into(),
+                status: InputStatus::Skipped,
+                packages: 0,
+                errors: 0,
+                ignored: vec![Ignored {
+                    path: String::new(),
+                    reason,
+                }],
+            },
+            packages: Vec::new(),
+            errors: Vec::new(),
+        })
+        .collect();
+    skipped
+        .make_contiguous()
+        .sort_by(|a, b| a.input.path.cmp(&b.input.path));
+
+    let mut totals = Totals::default();
+    let mut failure: Option<E> = None;
+    let mut deliver = |o: InputOutcome, totals: &mut Totals, failure: &mut Option<E>| {
+        if failure.is_some() {
+            return;
+        }
+        totals.add(&o);
+        if let Err(e) = sink(o) {
+            *failure = Some(e);
+        }
     };
-    for i in &r.inputs {
-        t.input_bytes += i.size;
-        match i.status {
-            InputStatus::Scanned => t.scanned += 1,
-            InputStatus::Failed => t.failed += 1,
-            InputStatus::Unsupported => t.unsupported += 1,
-            InputStatus::Skipped => t.skipped += 1,
+    let mut emit = |o: InputOutcome, totals: &mut Totals, failure: &mut Option<E>| {
+        while skipped.front().is_some_and(|s| s.input.path < o.input.path) {
+            if let Some(s) = skipped.pop_front() {
+                deliver(s, totals, failure);
+            }
+        }
+        deliver(o, totals, failure);
+        failure.is_none()
+    };
+
+    let pool = match opts.threads {
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| ScanError::Threads(e.to_string()))?,
+        ),
+        None => None,
+    };
+    {
+        let mut emit_one = |o: InputOutcome| emit(o, &mut totals, &mut failure);
+        ordered_parallel(&files, opts, pool.as_ref(), observer, &mut emit_one);
+    }
+    for s in skipped.drain(..) {
+        deliver(s, &mut totals, &mut failure);
+    }
+    match failure {
+        Some(e) => Err(StreamError::Sink(e)),
+        None => Ok(totals),
+    }
+}
+
+/// Runs [`scan_input_guarded`] over `files` on the current rayon pool and calls `emit`
+/// on the calling thread in file order. Workers take the next index from a counter and
+/// pause while they are more than the reorder window ahead of what has been emitted, so
+/// at most `window` outcomes are held at once. `emit` returning `false` stops the run.
+fn ordered_parallel(
+    files: &[InputFile],
+    opts: &ScanOptions,
+    pool: Option<&rayon::ThreadPool>,
+    observer: &dyn Observer,
+    emit: &mut dyn FnMut(InputOutcome) -> bool,
+) {
+    let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+    let workers = threads.clamp(1, files.len().max(1));
+    let ctx = Ordered {
+        files,
+        opts,
+        observer,
+        window: workers * REORDER_WINDOW_PER_THREAD,
+        next_in: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        shared: Mutex::new(Reorder {
+            done: BTreeMap::new(),
+            next_out: 0,
+        }),
+        changed: Condvar::new(),
+    };
+    // `in_place_scope` keeps the emitter on the calling thread while the spawned loops
+    // run on the pool, so even a one-thread pool makes progress (`install` would put the
+    // blocking emitter on a pool thread and starve the workers).
+    match pool {
+        Some(p) => p.in_place_scope(|s| ctx.run(s, workers, emit)),
+        None => rayon::in_place_scope(|s| ctx.run(s, workers, emit)),
+    }
+}
+
+struct Reorder {
+    done: BTreeMap<usize, InputOutcome>,
+    /// Index of the next outcome the emitter needs.
+    next_out: usize,
+}
+
+struct Ordered<'a> {
+    files: &'a [InputFile],
+    opts: &'a ScanOptions,
+    observer: &'a dyn Observer,
+    window: usize,
+    next_in: AtomicUsize,
+    stop: AtomicBool,
+    shared: Mutex<Reorder>,
+    changed: Condvar,
+}
+
+impl<'a> Ordered<'a> {
+    fn lock(&self) -> MutexGuard<'_, Reorder> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn run<'s>(
+        &'s self,
+        s: &rayon::Scope<'s>,
+        workers: usize,
+        emit: &mut dyn FnMut(InputOutcome) -> bool,
+    ) where
+        'a: 's,
+    {
+        for _ in 0..workers {
+            s.spawn(move |_| self.work());
+        }
+        for k in 0..self.files.len() {
+            let out = {
+                let mut g = self.lock();
+                loop {
+                    if let Some(o) = g.done.remove(&k) {
+                        g.next_out = k + 1;
+                        break o;
+                    }
+                    g = self.changed.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            self.changed.notify_all();
+            if !emit(out) {
+                self.stop.store(true, Ordering::Relaxed);
+                self.changed.notify_all();
+                break;
+            }
         }
     }
-    for p in &r.packages {
-        t.components += p.components.len() as u64;
-        t.files += p.files.len() as u64;
-        t.pe_files += p.files.iter().filter(|f| f.kind == FileKind::Pe).count() as u64;
+
+    /// One worker: inputs are claimed in increasing order, so the input the emitter waits
+    /// for is always claimed by a worker that is not paused (it is inside the window).
+    fn work(&self) {
+        loop {
+            let i = self.next_in.fetch_add(1, Ordering::Relaxed);
+            let Some(f) = self.files.get(i) else { break };
+            {
+                let mut g = self.lock();
+                while i >= g.next_out + self.window && !self.stop.load(Ordering::Relaxed) {
+                    g = self.changed.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let out = scan_input_guarded(f, self.opts);
+            self.observer.input_done(&f.display, f.size);
+            self.lock().done.insert(i, out);
+            self.changed.notify_all();
+        }
     }
-    t
 }
 
-struct Outcome {
-    input: InputRecord,
-    packages: Vec<Package>,
-    errors: Vec<ErrorRecord>,
-}
-
-fn scan_input_guarded(f: &InputFile, opts: &ScanOptions) -> Outcome {
+fn scan_input_guarded(f: &InputFile, opts: &ScanOptions) -> InputOutcome {
     match catch_unwind(AssertUnwindSafe(|| scan_input(f, opts))) {
         Ok(o) => o,
         Err(panic) => {
@@ -165,7 +323,7 @@ fn scan_input_guarded(f: &InputFile, opts: &ScanOptions) -> Outcome {
                 kind: "internal_panic".into(),
                 message: format!("kbscan bug: the scanner panicked on this input ({msg}); please report it with the file"),
             };
-            Outcome {
+            InputOutcome {
                 input: InputRecord {
                     path: f.display.clone(),
                     size: f.size,
@@ -183,7 +341,11 @@ fn scan_input_guarded(f: &InputFile, opts: &ScanOptions) -> Outcome {
     }
 }
 
-fn scan_input(f: &InputFile, opts: &ScanOptions) -> Outcome {
+fn scan_input(f: &InputFile, opts: &ScanOptions) -> InputOutcome {
+    // Every container read for this input (and only this input) draws on one allowance.
+    let mut opts = opts.clone();
+    opts.limits.package_budget = Some(kbscan_archive::limits::Budget::new(opts.max_package_bytes));
+    let opts = &opts;
     let mut input = InputRecord {
         path: f.display.clone(),
         size: f.size,
@@ -240,7 +402,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions) -> Outcome {
     } else {
         InputStatus::Scanned
     };
-    Outcome {
+    InputOutcome {
         input,
         packages: cx.packages,
         errors,
@@ -345,7 +507,7 @@ impl Cx<'_> {
     /// Members are dispatched as they are decoded: holding every decoded member of a
     /// multi-gigabyte ZIP at once would make memory grow with the archive.
     fn zip(&mut self, bytes: &[u8], path: &NestedPath, depth: u32) {
-        let limits = self.opts.limits;
+        let limits = self.opts.limits.clone();
         let res = kbscan_archive::zip::for_each_entry(bytes, &limits, &mut |name, data| {
             if name.ends_with('/') {
                 return;
@@ -459,7 +621,7 @@ impl<'o> PackageBuilder<'o> {
     }
 
     fn limits(&self) -> Limits {
-        self.opts.map(|o| o.limits).unwrap_or_default()
+        self.opts.map(|o| o.limits.clone()).unwrap_or_default()
     }
 
     /// A cabinet on disk or in a ZIP: an MSU, a payload CAB or a plain cabinet.
@@ -470,8 +632,8 @@ impl<'o> PackageBuilder<'o> {
         opts: &'o ScanOptions,
         sha256: Option<String>,
     ) -> Option<Package> {
-        let limits = opts.limits;
-        let cab = match Cabinet::parse(bytes, &limits) {
+        let limits = &opts.limits;
+        let cab = match Cabinet::parse(bytes, limits) {
             Ok(c) => c,
             Err(e) => {
                 let mut b = PackageBuilder::new(bytes, path, PackageKind::Cabinet, sha256);

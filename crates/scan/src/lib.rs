@@ -11,8 +11,10 @@
 //!   counted in [`Totals`];
 //! - each CAB folder is decoded once (the archive crate streams files in folder order;
 //!   this crate never asks for a file twice);
-//! - output order is independent of the thread count: results are collected in input
-//!   order and nothing iterates a hash map into the report.
+//! - output order is independent of the thread count: results are delivered in input
+//!   order and nothing iterates a hash map into the report;
+//! - memory is bounded by a reorder window of a few inputs per thread, not by the corpus,
+//!   when the caller consumes [`scan_paths_streaming`] as it goes.
 //!
 //! This crate never prints; progress goes through [`Observer`].
 
@@ -20,6 +22,9 @@ mod engine;
 mod model;
 mod walk;
 
-pub use engine::{scan_paths, Observer, ScanError, ScanOptions, SilentObserver};
+pub use engine::{
+    scan_paths, scan_paths_streaming, InputOutcome, Observer, ScanError, ScanOptions,
+    SilentObserver, StreamError, MAX_INPUT_BYTES, MAX_NESTING_DEPTH,
+};
 pub use kbscan_archive::limits::Limits;
 pub use model::*;

@@ -29,6 +29,20 @@ pub struct ScanReport {
     pub totals: Totals,
 }
 
+impl ScanReport {
+    /// A report with this build's schema and version and nothing in it yet.
+    pub fn empty() -> Self {
+        ScanReport {
+            schema_version: SCHEMA_VERSION,
+            kbscan_version: env!("CARGO_PKG_VERSION").to_string(),
+            inputs: Vec::new(),
+            packages: Vec::new(),
+            errors: Vec::new(),
+            totals: Totals::default(),
+        }
+    }
+}
+
 /// One file found on disk under the paths the user gave.
 #[derive(Debug, Clone, Serialize)]
 pub struct InputRecord {
@@ -79,6 +93,27 @@ pub struct Totals {
     pub errors: u64,
     /// Bytes of input files read from disk.
     pub input_bytes: u64,
+}
+
+impl Totals {
+    /// Counts one input and what it produced.
+    pub fn add(&mut self, o: &crate::InputOutcome) {
+        self.inputs += 1;
+        self.input_bytes += o.input.size;
+        match o.input.status {
+            InputStatus::Scanned => self.scanned += 1,
+            InputStatus::Failed => self.failed += 1,
+            InputStatus::Unsupported => self.unsupported += 1,
+            InputStatus::Skipped => self.skipped += 1,
+        }
+        self.packages += o.packages.len() as u64;
+        self.errors += o.errors.len() as u64;
+        for p in &o.packages {
+            self.components += p.components.len() as u64;
+            self.files += p.files.len() as u64;
+            self.pe_files += p.files.iter().filter(|f| f.kind == FileKind::Pe).count() as u64;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

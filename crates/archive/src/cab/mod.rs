@@ -455,7 +455,7 @@ impl<'a> Cabinet<'a> {
             folders,
             files,
             bytes,
-            limits: *limits,
+            limits: limits.clone(),
         })
     }
 

@@ -369,6 +369,15 @@ impl FolderWalk<'_, '_> {
                 max: self.cab.limits.max_total_bytes,
             });
         }
+        if let Some(budget) = &self.cab.limits.package_budget {
+            budget
+                .take(uncomp_len.into())
+                .map_err(|value| CabError::Limit {
+                    limit: limits::LIMIT_PACKAGE_BYTES,
+                    value,
+                    max: budget.max(),
+                })?;
+        }
         *total = new_total;
         let out = codec.decode(data, uncomp_len.into(), folder, block)?;
         report.stats.blocks_decoded += 1;
