@@ -201,5 +201,82 @@ fn symlinks_in_the_output_directory_are_not_followed() {
 fn not_a_cabinet_is_a_usage_error() {
     let o = extract(&["corpus/README.md", "-d", "target/never"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not an MSU or CAB"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an MSU, CAB or ZIP"));
+}
+
+/// A ZIP of MSUs comes out with its folders, each MSU written and expanded beside itself
+/// down to the payload's component files, byte-identical to what the generator wrote.
+#[test]
+fn zip_of_msus_is_extracted_and_expanded() {
+    let out = tempfile::tempdir().unwrap();
+    let o = extract(&[
+        "corpus/synthetic/batch-2019.zip",
+        "-d",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.path().join("README.txt").is_file());
+    let mut checked = 0;
+    for spec in corpus::packages() {
+        let corpus::Location::InZip(member) = &spec.location else {
+            continue;
+        };
+        let msu = out.path().join(member);
+        assert!(msu.is_file(), "{member} written");
+        let expanded = msu.with_extension("");
+        let payload = expanded.join(spec.msu_name().replace(".msu", ""));
+        for (key, f, bytes) in corpus::pe_files(&spec) {
+            assert_eq!(
+                std::fs::read(payload.join(&key).join(f.name)).unwrap(),
+                bytes,
+                "{member}: {key}/{}",
+                f.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "PE files checked: {checked}");
+}
+
+/// ZIP member names get the same treatment as CAB names: refused, never rewritten, and
+/// the rest of the archive still comes out.
+#[test]
+fn hostile_zip_names_are_refused() {
+    let zip = kbscan_fixtures::corpus::zip_bytes(&[
+        ("../escape.txt".into(), b"x".to_vec()),
+        ("/abs.txt".into(), b"x".to_vec()),
+        ("a\\..\\..\\b.txt".into(), b"x".to_vec()),
+        ("C:/drive.txt".into(), b"x".to_vec()),
+        ("ok/fine.txt".into(), b"fine".to_vec()),
+    ]);
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("hostile.zip");
+    std::fs::write(&src, zip).unwrap();
+    let out = work.path().join("out");
+    let o = extract(&[src.to_str().unwrap(), "-d", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("unsafe_member_name").count(), 4, "{err}");
+    assert_eq!(files_under(&out), vec!["ok/fine.txt".to_string()]);
+    assert_eq!(files_under(work.path()).len(), 2, "nothing beside out/");
+}
+
+/// Limits apply to extraction too: a package budget stops a bomb and says which limit.
+#[test]
+fn extraction_honours_the_package_budget() {
+    let out = tempfile::tempdir().unwrap();
+    let o = extract(&[
+        "corpus/synthetic/ws2008sp2/Windows6.0-KB4489880-x64.msu",
+        "-d",
+        out.path().to_str().unwrap(),
+        "--max-package-bytes",
+        "64K",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("max_package_bytes"));
 }

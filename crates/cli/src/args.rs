@@ -34,15 +34,16 @@ pub enum Command {
     /// changed; fail when a change of a selected kind is found.
     #[command(after_help = CHECK_EXIT_CODES)]
     Check(CheckArgs),
-    /// Extract an MSU or CAB (and the cabinets inside it) into a directory, keeping the
-    /// component folder layout. Unsafe member names are refused, never rewritten.
+    /// Extract an MSU, CAB or ZIP (and the containers inside it) into a directory, keeping
+    /// the component folder layout. Unsafe member names are refused, never rewritten.
     #[command(after_help = EXTRACT_HELP)]
     Extract(ExtractArgs),
 }
 
 const EXTRACT_HELP: &str =
-    "Nested cabinets (the payload CAB of an MSU, sub-CABs) are written as files and \
-also expanded into a folder named after them, like `expand -F:*` followed by expanding the payload.
+    "Nested containers (the payload CAB of an MSU, sub-CABs, MSUs in a ZIP) are written as \
+files and also expanded into a folder named after them (x.cab -> x/), like `expand -F:*`
+followed by expanding the payload. Members are written as they are decoded.
 Refused member names (reported, not written): absolute paths, drive letters, '..' components,
 NUL or control characters, characters Windows forbids (: * ? \" < > |), reserved device names
 (CON, NUL, COM1, ...), components ending in a dot or space. Symbolic links inside DIR are never
@@ -51,11 +52,11 @@ followed; existing files are not overwritten unless --force.
 EXIT CODES:
   0  every member was written (or filtered out by --pattern)
   1  some members were refused or could not be read; the others were written
-  2  usage or fatal error (not a cabinet, unwritable DIR)";
+  2  usage or fatal error (not a cabinet or ZIP, unwritable DIR)";
 
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// The MSU or CAB file to extract.
+    /// The MSU, CAB or ZIP file to extract.
     #[arg(value_name = "PACKAGE")]
     pub package: PathBuf,
     /// Output directory (created if missing).
@@ -70,6 +71,8 @@ pub struct ExtractArgs {
     /// Do not list written files.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 const BASELINE_EXIT_CODES: &str =

@@ -1,5 +1,9 @@
-//! `kbscan extract`: write the members of an MSU/CAB (and of the cabinets inside it)
-//! under a directory, without ever writing outside it.
+//! `kbscan extract`: write the members of an MSU/CAB/ZIP (and of the containers inside
+//! it) under a directory, without ever writing outside it.
+//!
+//! Members are written as the archive is decoded and nested containers are expanded while
+//! their bytes are still in the decoder's buffer, so memory stays at one CAB folder window
+//! per nesting level, not the size of the package.
 //!
 //! Safety rests on three rules: names go through `kbscan_archive::safe_name` (refused,
 //! never rewritten); every directory on the way is checked with `symlink_metadata` and
@@ -10,16 +14,15 @@ use crate::args::ExtractArgs;
 use crate::exit;
 use anyhow::{bail, Context};
 use kbscan_archive::cab::Cabinet;
+use kbscan_archive::limits::Budget;
 use kbscan_archive::safe_name::relative_components;
 use kbscan_archive::{sniff, Limits, Magic, NestedPath};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// MSU → payload → sub-CAB is depth 2; a little more room for odd real packages.
-const MAX_EXTRACT_DEPTH: u32 = 4;
-
 struct Extractor {
+    max_depth: u32,
     root: PathBuf,
     force: bool,
     patterns: Option<globset::GlobSet>,
@@ -29,11 +32,21 @@ struct Extractor {
 }
 
 pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
+    let size = fs::metadata(&a.package)
+        .with_context(|| format!("cannot read {}", a.package.display()))?
+        .len();
+    if size > a.limits.max_input_bytes {
+        bail!(
+            "{}: {size} bytes, more than --max-input-bytes ({})",
+            a.package.display(),
+            a.limits.max_input_bytes
+        );
+    }
     let bytes =
         fs::read(&a.package).with_context(|| format!("cannot read {}", a.package.display()))?;
-    if sniff(&bytes) != Magic::Cab {
+    if !matches!(sniff(&bytes), Magic::Cab | Magic::Zip) {
         bail!(
-            "{}: not an MSU or CAB (no MSCF signature)",
+            "{}: not an MSU, CAB or ZIP (no MSCF or PK signature)",
             a.package.display()
         );
     }
@@ -56,16 +69,24 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
         }
         Some(b.build().context("invalid --pattern")?)
     };
+    let mut limits = Limits {
+        max_entries: a.limits.max_entries,
+        max_entry_bytes: a.limits.max_entry_bytes,
+        max_total_bytes: a.limits.max_total_bytes,
+        ..Limits::default()
+    };
+    limits.package_budget = Some(Budget::new(a.limits.max_package_bytes));
     let mut ex = Extractor {
+        max_depth: a.limits.max_depth,
         root,
         force: a.force,
         patterns,
-        limits: Limits::default(),
+        limits,
         written: Vec::new(),
         refused: Vec::new(),
     };
     let top = NestedPath::new(a.package.to_string_lossy().into_owned());
-    ex.cabinet(&bytes, &[], &top, 0);
+    ex.container(&bytes, &[], &top, 0);
 
     let mut out = std::io::stdout().lock();
     if !a.quiet {
@@ -99,53 +120,78 @@ impl Extractor {
             .push((path.to_string(), kind.to_string(), msg.into()));
     }
 
+    fn container(&mut self, bytes: &[u8], prefix: &[String], path: &NestedPath, depth: u32) {
+        match sniff(bytes) {
+            Magic::Zip => self.zip(bytes, prefix, path, depth),
+            _ => self.cabinet(bytes, prefix, path, depth),
+        }
+    }
+
     fn cabinet(&mut self, bytes: &[u8], prefix: &[String], path: &NestedPath, depth: u32) {
         let cab = match Cabinet::parse(bytes, &self.limits) {
             Ok(c) => c,
             Err(e) => return self.refuse(path, e.kind(), format!("cannot read cabinet: {e}")),
         };
-        let mut nested = Vec::new();
-        let mut refused = Vec::new();
-        let mut writes = Vec::new();
         let errors = cab.for_each_file(&mut |entry, data| {
-            let child = path.child(&entry.name);
-            let rel = match relative_components(&entry.name) {
-                Ok(c) => [prefix, &c].concat(),
-                Err(e) => return refused.push((child, "unsafe_member_name", e.to_string())),
-            };
-            let is_scan_metadata = depth == 0 && entry.name.eq_ignore_ascii_case("wsusscan.cab");
-            if sniff(data) == Magic::Cab && !is_scan_metadata && depth < MAX_EXTRACT_DEPTH {
-                nested.push((rel.clone(), data.to_vec(), child.clone()));
-            }
-            // Files are written after the walk so a write error cannot interrupt decoding.
-            writes.push((rel, data.to_vec(), child));
+            // The scan metadata cabinet of an MSU is a catalogue, not part of the package.
+            let expand = !(depth == 0 && entry.name.eq_ignore_ascii_case("wsusscan.cab"));
+            self.member(&entry.name, data, prefix, path, depth, expand);
         });
         for (idx, e) in errors {
             let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
             self.refuse(&path.child(name), e.kind(), e.to_string());
         }
-        for (child, kind, msg) in refused {
-            self.refuse(&child, kind, msg);
+    }
+
+    fn zip(&mut self, bytes: &[u8], prefix: &[String], path: &NestedPath, depth: u32) {
+        let limits = self.limits.clone();
+        let res =
+            kbscan_archive::zip::for_each_entry(bytes, &limits, &mut |name, data| match data {
+                Ok(d) => self.member(name, d, prefix, path, depth, true),
+                Err(e) => self.refuse(&path.child(name), e.kind(), e.to_string()),
+            });
+        if let Err(e) = res {
+            self.refuse(path, e.kind(), format!("cannot read ZIP: {e}"));
         }
-        for (rel, data, child) in writes {
-            if self.selected(&rel) {
-                self.write(&rel, &data, &child);
-            }
+    }
+
+    /// Writes one member and, when it is itself a CAB/MSU or ZIP, expands it beside itself
+    /// into a folder named after it (`x.cab` → `x/`).
+    fn member(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        prefix: &[String],
+        path: &NestedPath,
+        depth: u32,
+        expand: bool,
+    ) {
+        let child = path.child(name);
+        let rel = match relative_components(name) {
+            Ok(c) => [prefix, &c].concat(),
+            Err(e) => return self.refuse(&child, "unsafe_member_name", e.to_string()),
+        };
+        if self.selected(&rel) {
+            self.write(&rel, data, &child);
         }
-        for (mut rel, data, child) in nested {
-            if let Some(last) = rel.last_mut() {
-                let stem = last
-                    .len()
-                    .checked_sub(4)
-                    .filter(|&n| last[n..].eq_ignore_ascii_case(".cab"));
-                if let Some(n) = stem {
-                    last.truncate(n);
-                } else {
-                    last.push_str(".expanded");
-                }
-            }
-            self.cabinet(&data, &rel, &child, depth + 1);
+        if !expand || !matches!(sniff(data), Magic::Cab | Magic::Zip) {
+            return;
         }
+        if depth + 1 > self.max_depth {
+            return self.refuse(
+                &child,
+                "limit_nesting_depth",
+                format!(
+                    "written but not expanded: containers nest deeper than --max-depth ({})",
+                    self.max_depth
+                ),
+            );
+        }
+        let mut folder = rel;
+        if let Some(last) = folder.last_mut() {
+            *last = expanded_name(last);
+        }
+        self.container(data, &folder, &child, depth + 1);
     }
 
     fn selected(&self, rel: &[String]) -> bool {
@@ -231,6 +277,18 @@ impl Extractor {
             ),
         }
     }
+}
+
+/// `x.cab`, `x.msu`, `x.zip` → `x`; anything else gets `.expanded` appended so the
+/// folder never collides with the file it came from.
+fn expanded_name(file: &str) -> String {
+    let lower = file.to_ascii_lowercase();
+    for ext in [".cab", ".msu", ".zip"] {
+        if lower.len() > ext.len() && lower.ends_with(ext) {
+            return file[..file.len() - ext.len()].to_string();
+        }
+    }
+    format!("{file}.expanded")
 }
 
 fn create_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
