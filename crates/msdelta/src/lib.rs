@@ -28,7 +28,13 @@
 //!   the pre-processing buffer and the patch buffer (the compressed body).
 
 pub mod bits;
+mod decode;
+pub mod huffman;
+pub mod lzx;
 mod names;
+pub mod transform;
+
+pub use decode::{apply, DecodeError, Decoded, FILE_TYPE_RAW, FLAG_E8};
 
 pub use names::{file_type_name, file_type_set_name, flag_names, hash_alg_name};
 
@@ -44,6 +50,9 @@ pub mod limits {
     pub const MAX_NIBBLES_32: u32 = 8;
     /// Most nibbles a 64-bit integer field may use.
     pub const MAX_NIBBLES_64: u32 = 16;
+    /// Largest target (and basis) [`apply`](crate::apply) decodes: 256 MiB. The
+    /// output buffer is allocated once, at the header's target size, after this check.
+    pub const MAX_TARGET_SIZE: u64 = 256 << 20;
 }
 
 /// The signature of MSDelta deltas this crate reads.
