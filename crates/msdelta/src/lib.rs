@@ -1,19 +1,26 @@
-//! kbscan-msdelta: reads what an MSDelta (`PA30`) delta says about the file it produces.
+//! kbscan-msdelta: reads and applies MSDelta (`PA30`) deltas.
 //!
 //! Genuine Windows 6.x update payloads are Intra-Package Delta containers whose binaries
 //! are `PA30` blobs. This crate parses the PA30 **header** — the target FILETIME, the
 //! file-type set, the target file type, the transform flags, the target size and the
 //! target hash with its algorithm — and the framing of the two body buffers that follow
-//! (pre-processing data and the coded patch), so a scanner can report a delta-compressed
-//! file without decoding it. It does not decode the body (yet).
+//! (pre-processing data and the coded patch), and [`apply`] decodes the body of deltas
+//! against nothing (a compressed full file), undoing the E8 transform, and returns the
+//! target only when its MD5 matched the header. Deltas against a basis are refused
+//! with an error naming what is missing ([`DecodeError::Unsupported`]).
 //!
 //! What it must never do: panic, allocate in proportion to a length field it has not
-//! checked against the input, read outside the input slice, call Windows' `msdelta.dll`
-//! or any external program, or present a value it did not read from the input as fact.
-//! Every read goes through the bounds-checked [`bits::BitReader`]; limits are named in
-//! [`limits`] and errors quote them.
+//! checked against the input or a named limit, read outside the input slice, call
+//! Windows' `msdelta.dll` or any external program, or return bytes that did not verify.
+//! Every read is bounds-checked; limits are named in [`limits`] and errors quote them.
 //!
-//! Format (learned from public descriptions, implemented here from scratch):
+//! # Format
+//! Learned from public descriptions (the `smilingthax/msdelta-pa30-format` notes and
+//! reader, `jlevere/msdelta`, Wine's `msdelta.h`, patent US 2007/0260653), implemented
+//! here from scratch and proved on the genuine KB2999226 payloads (every null-source
+//! target decodes to the header MD5 and the index SHA-1).
+//!
+//! **Header** ([`parse_header`], [`parse_framing`]):
 //! - bytes 0..4: `"PA30"`; bytes 4..12: target FILETIME, little-endian (100 ns units
 //!   since 1601-01-01 UTC);
 //! - then a bit stream read LSB-first. Its first 3 bits give the number of unused
@@ -25,7 +32,47 @@
 //!   and the buffer is that many whole bytes;
 //! - header fields in order: file-type set (64), file type (64), flags (64), target size
 //!   (64), hash algorithm id (32, a Windows `ALG_ID`), hash (buffer); then two buffers:
-//!   the pre-processing buffer and the patch buffer (the compressed body).
+//!   the pre-processing buffer (empty for raw targets; PE targets carry the source
+//!   transform data there) and the patch buffer.
+//!
+//! **Patch buffer** ([`lzx`]) — a bit stream of its own (again LSB-first, with its own
+//! 3-bit padding count):
+//! 1. rift table: one bit, 0 = empty (every null-source delta). 1 = a source-to-target
+//!    address map (two Huffman-coded integer formats and delta-coded pairs; used with a
+//!    basis; not read here: [`lzx::BodyError::RiftTable`]);
+//! 2. composite format: one bit, 1 = a single block with the default code lengths;
+//!    0 = a block count (32-bit integer), one 64-bit integer per block (its start in
+//!    the output, delta-coded from the previous block's), 39 pre-tree code lengths of 4
+//!    bits, then per block the 872 code lengths of its three tables (main 600, length
+//!    256, aligned 16) coded with the pre-tree against the previous block's lengths
+//!    (all zero before the first): 0..=16 a length, 17..=19 previous + 1..3, 20..=22
+//!    previous − 1..3, 23..=30 a run of the last length, 31..=38 a run copied from the
+//!    previous block (run length in the low 3 bits: 0..2 → 1..3, `c` ≥ 3 → `c − 1`
+//!    more bits under an implicit leading one);
+//! 3. Huffman codes are canonical but "left-leaning" ([`huffman`]): the longest codes
+//!    take the smallest values, sent most significant bit first;
+//! 4. symbols until the target is full. Main symbol < 256: a literal. Otherwise
+//!    `s = sym − 256`, offset slot `s >> 3`, length slot `s & 7` (1..7 → length 2..8;
+//!    0 → a length-table symbol `l`: `l + 8`, or for `l = 0` a long length: `k` < 24
+//!    zero bits, a one bit, then `k + 8` bits under an implicit leading one, plus 8).
+//!    Offset slots: 0..=2 a source copy at a rift-mapped position (14/16/18 signed
+//!    bits); 3 a whole-source copy; 4..=6 the recent offsets (LRU of 3); 7 an escape to
+//!    slots 43..=70 (`0` + 2 bits, `10` + 3 bits, `11` + 4 bits); 8..=10 offsets 1..3;
+//!    11.. offset `(2 | (slot − 11) & 1) << e` with `e = (slot − 9) >> 1` low bits:
+//!    read directly when `e` < 4, else `e − 4` bits then an aligned-table symbol for the
+//!    low nibble. Offsets count back from the current output byte (copies may overlap);
+//!    every match moves its offset to the front of the recent list. The offset bits
+//!    come before the length symbol;
+//! 5. output transforms ([`transform`]): `DELTA_FLAG_E8` on an i386 image undoes the
+//!    classic LZX call translation with the target size as translation size.
+//!
+//! Seen in the genuine KB2999226 payloads (177 PA30 blobs): 11 deltas against nothing,
+//! all file type raw, flags `IGNORE_FILE_SIZE_LIMIT` (8) or that plus `E8` (3, the
+//! 901,264-byte x86 `ucrtbase.dll`), all in the explicit composite format; 166 deltas
+//! against a basis, file type i386 (flags 0x2e1fe) or amd64 (0x2e63e), whose
+//! pre-processing buffers drive PE source transforms (imports, exports, resources,
+//! relocations, x86 call/jump and smashlock, AMD64 disassembly and `.pdata`, unbind,
+//! CLI) that are not implemented.
 
 pub mod bits;
 mod decode;
