@@ -112,7 +112,6 @@ impl<'a> BodyReader<'a> {
                 pos: 0,
             });
         };
-        let pad = pad as u32;
         if pad > r.n {
             return Err(BodyError::BadPadding {
                 pad,
