@@ -129,40 +129,41 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
                 .unwrap_or_else(|| format!("{:#06x}", h.hash_alg)),
         });
     }
-    if !basis.is_empty() {
-        let ft = names::file_type_name(h.file_type)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{:#x}", h.file_type));
-        return Err(unsupported(if h.file_type == FILE_TYPE_RAW {
-            "delta against a basis (source copies through the rift table)".to_string()
-        } else {
-            format!(
-                "delta against a basis with {ft} source transforms (flags {})",
-                names::flag_names(h.flags & !FLAGS_NO_EFFECT).join("|")
-            )
-        }));
+    let ft_name = names::file_type_name(h.file_type)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{:#x}", h.file_type));
+    let pe_transforms = h.file_type != FILE_TYPE_RAW;
+    if pe_transforms && basis.is_empty() {
+        return Err(unsupported(format!("file type {ft_name} without a basis")));
     }
-    if h.file_type != FILE_TYPE_RAW {
-        return Err(unsupported(format!(
-            "file type {} without a basis",
-            names::file_type_name(h.file_type)
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{:#x}", h.file_type))
-        )));
-    }
-    let unknown = h.flags & !(FLAG_E8 | FLAGS_NO_EFFECT);
+    let known = if pe_transforms {
+        !0
+    } else {
+        FLAG_E8 | FLAGS_NO_EFFECT
+    };
+    let unknown = h.flags & !known;
     if unknown != 0 {
         return Err(unsupported(format!(
             "flags {} on a raw target",
             names::flag_names(unknown).join("|")
         )));
     }
-    if !framing.preprocess.is_empty() {
+    if !pe_transforms && !framing.preprocess.is_empty() {
         return Err(unsupported(format!(
             "pre-processing buffer of {} bytes on a raw target",
             framing.preprocess.len()
         )));
     }
+    // PE targets: the source should first go through the transforms the flags name
+    // (driven by the pre-processing buffer). They are not implemented; the delta is
+    // tried against the untransformed source, and kept only if the hash proves it.
+    let transforms_missing = || {
+        unsupported(format!(
+            "delta against a basis with {ft_name} source transforms (flags {}, pre-processing buffer of {} bytes)",
+            names::flag_names(h.flags & !FLAGS_NO_EFFECT).join("|"),
+            framing.preprocess.len()
+        ))
+    };
     let target_size = h.target_size as usize;
     let mut data = if framing.patch.is_empty() {
         if target_size != 0 {
@@ -176,12 +177,16 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
         }
         Vec::new()
     } else {
-        lzx::decode_null_source(&delta[framing.patch.clone()], target_size).map_err(|error| {
-            DecodeError::Body {
-                header: boxed(&h),
-                error,
+        match lzx::decode(&delta[framing.patch.clone()], basis, target_size) {
+            Ok(d) => d,
+            Err(_) if pe_transforms => return Err(transforms_missing()),
+            Err(error) => {
+                return Err(DecodeError::Body {
+                    header: boxed(&h),
+                    error,
+                })
             }
-        })?
+        }
     };
     let e8_sites = if h.flags & FLAG_E8 != 0 {
         crate::transform::undo_e8(&mut data)
@@ -191,6 +196,9 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
     let md5_verified = if h.hash_alg == CALG_MD5 {
         let got: [u8; 16] = Md5::digest(&data).into();
         if got[..] != h.hash[..] {
+            if pe_transforms {
+                return Err(transforms_missing());
+            }
             return Err(DecodeError::HashMismatch {
                 expected: h.hash_hex(),
                 got: hex(&got),
@@ -198,6 +206,9 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
             });
         }
         true
+    } else if pe_transforms {
+        // Without a hash nothing proves the untransformed attempt right.
+        return Err(transforms_missing());
     } else {
         false
     };

@@ -4,10 +4,12 @@
 //! are `PA30` blobs. This crate parses the PA30 **header** — the target FILETIME, the
 //! file-type set, the target file type, the transform flags, the target size and the
 //! target hash with its algorithm — and the framing of the two body buffers that follow
-//! (pre-processing data and the coded patch), and [`apply`] decodes the body of deltas
-//! against nothing (a compressed full file), undoing the E8 transform, and returns the
-//! target only when its MD5 matched the header. Deltas against a basis are refused
-//! with an error naming what is missing ([`DecodeError::Unsupported`]).
+//! (pre-processing data and the coded patch), and [`apply`] decodes the body — against
+//! nothing (a compressed full file) or against a basis — undoes the E8 transform, and
+//! returns the target only when its MD5 matched the header. PE deltas against a basis
+//! need source transforms that are not implemented: they are tried against the
+//! untransformed basis and refused, naming what is missing
+//! ([`DecodeError::Unsupported`]), unless the hash proves the attempt right.
 //!
 //! What it must never do: panic, allocate in proportion to a length field it has not
 //! checked against the input or a named limit, read outside the input slice, call
@@ -38,8 +40,8 @@
 //! **Patch buffer** ([`lzx`]) — a bit stream of its own (again LSB-first, with its own
 //! 3-bit padding count):
 //! 1. rift table: one bit, 0 = empty (every null-source delta). 1 = a source-to-target
-//!    address map (two Huffman-coded integer formats and delta-coded pairs; used with a
-//!    basis; not read here: [`lzx::BodyError::RiftTable`]);
+//!    address map (two Huffman-coded integer formats and delta-coded pairs; empty in
+//!    every genuine delta seen; not read here: [`lzx::BodyError::RiftTable`]);
 //! 2. composite format: one bit, 1 = a single block with the default code lengths;
 //!    0 = a block count (32-bit integer), one 64-bit integer per block (its start in
 //!    the output, delta-coded from the previous block's), 39 pre-tree code lengths of 4
@@ -55,14 +57,19 @@
 //!    `s = sym − 256`, offset slot `s >> 3`, length slot `s & 7` (1..7 → length 2..8;
 //!    0 → a length-table symbol `l`: `l + 8`, or for `l = 0` a long length: `k` < 24
 //!    zero bits, a one bit, then `k + 8` bits under an implicit leading one, plus 8).
-//!    Offset slots: 0..=2 a source copy at a rift-mapped position (14/16/18 signed
-//!    bits); 3 a whole-source copy; 4..=6 the recent offsets (LRU of 3); 7 an escape to
+//!    Positions are virtual: the source occupies `0..len`, the output follows; a copy
+//!    reads at (virtual position − distance). Offset slots: 0..=2 a source copy at a
+//!    rift-mapped position with a signed delta `d` (14 bits − 0x2000; 16 bits: below
+//!    0x8000 − 0xa000, else − 0x6000; 18 bits: below 0x20000 − 0x2a000, else − 0x16000),
+//!    which with the boundary-only rift reads the source at (output position − `d`);
+//!    3 a whole-source copy (at the output position); 4..=6 the recent distances
+//!    (LRU of 3); 7 an escape to
 //!    slots 43..=70 (`0` + 2 bits, `10` + 3 bits, `11` + 4 bits); 8..=10 offsets 1..3;
 //!    11.. offset `(2 | (slot − 11) & 1) << e` with `e = (slot − 9) >> 1` low bits:
 //!    read directly when `e` < 4, else `e − 4` bits then an aligned-table symbol for the
-//!    low nibble. Offsets count back from the current output byte (copies may overlap);
-//!    every match moves its offset to the front of the recent list. The offset bits
-//!    come before the length symbol;
+//!    low nibble. Copies may overlap their output; every match moves its distance to
+//!    the front of the recent list. The offset bits come before the length symbol.
+//!    Block starts of the composite format count in the virtual space;
 //! 5. output transforms ([`transform`]): `DELTA_FLAG_E8` on an i386 image undoes the
 //!    classic LZX call translation with the target size as translation size.
 //!
@@ -72,7 +79,16 @@
 //! against a basis, file type i386 (flags 0x2e1fe) or amd64 (0x2e63e), whose
 //! pre-processing buffers drive PE source transforms (imports, exports, resources,
 //! relocations, x86 call/jump and smashlock, AMD64 disassembly and `.pdata`, unbind,
-//! CLI) that are not implemented.
+//! CLI) and a PE rift (target file offset → source file offset through the section
+//! RVAs) that are not implemented. Their file type is the *source's*: the amd64
+//! `api-ms-win-core-datetime-l1-1-0.dll` of the Vista x64 payload (blob 70) is an i386
+//! delta against the x86 one (blob 68). Evidence that the transforms are needed:
+//! decoded against the untransformed basis, every one of the 28 deltas whose basis
+//! chain ends in a decoded target runs to its full size without a stream error but
+//! fails its MD5; e.g. the x86 `api-ms-win-core-sysinfo-l1-1-0.dll` (Vista x86 blob 36,
+//! basis blob 34) comes out with the right section table and debug directory but an
+//! export directory (RVA 0x1110) whose function/name/ordinal RVAs are garbage — the
+//! bytes copied there from the basis are the ones the exports transform rewrites.
 
 pub mod bits;
 mod decode;

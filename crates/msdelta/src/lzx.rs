@@ -48,16 +48,12 @@ pub enum BodyError {
     },
     #[error("no Huffman tables cover output byte {pos} (first block starts at {first})")]
     NoTables { pos: u64, first: u64 },
-    #[error("match at output byte {pos} copies from {offset} bytes back")]
-    BadOffset { pos: u64, offset: u64 },
+    #[error("match at output byte {pos} copies from distance {distance}, outside the source and the output so far")]
+    BadOffset { pos: u64, distance: i64 },
     #[error("match length {length} at output byte {pos} is out of range")]
     BadLength { pos: u64, length: u64 },
     #[error("non-empty rift table (source-to-target address map): not implemented")]
     RiftTable,
-    #[error("{kind} copy from the source at output byte {pos}: source copies are not implemented")]
-    SourceCopy { kind: &'static str, pos: u64 },
-    #[error("{extra} bytes of symbols left after the {target}-byte target")]
-    Trailing { extra: u64, target: u64 },
 }
 
 impl BodyError {
@@ -77,8 +73,6 @@ impl BodyError {
             BodyError::BadOffset { .. } => "bad_offset",
             BodyError::BadLength { .. } => "bad_length",
             BodyError::RiftTable => "rift_table_unsupported",
-            BodyError::SourceCopy { .. } => "source_copy_unsupported",
-            BodyError::Trailing { .. } => "trailing_symbols",
         }
     }
 }
@@ -368,29 +362,43 @@ fn read_lengths(
     Ok(out)
 }
 
-/// Decodes a patch buffer against an empty source into exactly `target_size` bytes
-/// (the caller has bounded `target_size`).
-pub fn decode_null_source(patch: &[u8], target_size: usize) -> Result<Vec<u8>, BodyError> {
+/// Decodes a patch buffer against `source` (empty for a delta against nothing) into
+/// exactly `target_size` bytes (the caller has bounded `target_size`).
+///
+/// Positions are virtual: the source occupies `0..source.len()`, the output follows.
+/// Block starts count in that space. A copy's distance is subtracted from the current
+/// virtual position; source-relative copies (slots 0..=3) are placed through the rift
+/// table, which here holds only the boundary entry at the end of the source (the
+/// patch's own table must be empty), so a source copy with delta `d` reads the source
+/// at (output position − `d`), and a whole-source copy at the output position.
+pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>, BodyError> {
     let mut r = BodyReader::new(patch)?;
     if r.bits(1).ok_or(truncated("rift table flag"))? == 1 {
         return Err(BodyError::RiftTable);
     }
     let composite = read_composite(&mut r)?;
     let first = composite.blocks[0].0;
+    let src_len = source.len() as i64;
+    // Offset the rift table maps every output position by (boundary entry only).
+    let rift = -src_len;
     let mut out: Vec<u8> = Vec::with_capacity(target_size);
-    let mut lru = [0u64; 3];
+    let mut lru = [0i64; 3];
     let mut next_block = 0usize;
     let mut tables: Option<Tables> = None;
     let mut next_start = composite.blocks[0].0;
     while out.len() < target_size {
         let pos = out.len() as u64;
-        while pos >= next_start {
+        let vpos = src_len + pos as i64;
+        while vpos as u64 >= next_start {
             tables = Some(Tables::from_lengths(&composite.blocks[next_block].1)?);
             next_block += 1;
             next_start = composite.blocks.get(next_block).map_or(u64::MAX, |b| b.0);
         }
         let Some(t) = tables.as_ref() else {
-            return Err(BodyError::NoTables { pos, first });
+            return Err(BodyError::NoTables {
+                pos: vpos as u64,
+                first,
+            });
         };
         let sym = t
             .main
@@ -403,19 +411,22 @@ pub fn decode_null_source(patch: &[u8], target_size: usize) -> Result<Vec<u8>, B
         let s = sym - 256;
         let mut slot = s >> 3;
         let len_slot = s & 7;
-        let offset: u64 = match slot {
-            0..=2 => {
-                return Err(BodyError::SourceCopy {
-                    kind: "relative (rift-mapped)",
-                    pos,
-                })
+        let tr = || truncated("offset bits");
+        let distance: i64 = match slot {
+            0 => i64::from(r.bits(14).ok_or_else(tr)?) - 0x2000 - rift,
+            1 => {
+                let v = i64::from(r.bits(16).ok_or_else(tr)?);
+                (if v < 0x8000 { v - 0xa000 } else { v - 0x6000 }) - rift
             }
-            3 => {
-                return Err(BodyError::SourceCopy {
-                    kind: "whole-source",
-                    pos,
-                })
+            2 => {
+                let v = i64::from(r.bits(18).ok_or_else(tr)?);
+                (if v < 0x20000 {
+                    v - 0x2a000
+                } else {
+                    v - 0x16000
+                }) - rift
             }
+            3 => -rift,
             4..=6 => lru[(slot - 4) as usize],
             _ => {
                 if slot == 7 {
@@ -430,19 +441,18 @@ pub fn decode_null_source(patch: &[u8], target_size: usize) -> Result<Vec<u8>, B
                     };
                 }
                 if slot <= 10 {
-                    u64::from(slot - 7)
+                    i64::from(slot - 7)
                 } else {
                     let extra_bits = (slot - 9) >> 1;
-                    let top = u64::from(2 | ((slot - 11) & 1));
+                    let top = i64::from(2 | ((slot - 11) & 1));
                     let mut off = top << extra_bits;
-                    let tr = || truncated("offset bits");
                     if extra_bits < 4 {
-                        off |= u64::from(r.bits(extra_bits).ok_or_else(tr)?);
+                        off |= i64::from(r.bits(extra_bits).ok_or_else(tr)?);
                     } else {
                         if extra_bits > 4 {
-                            off |= u64::from(r.bits(extra_bits - 4).ok_or_else(tr)?) << 4;
+                            off |= i64::from(r.bits(extra_bits - 4).ok_or_else(tr)?) << 4;
                         }
-                        off |= u64::from(t.aligned.decode(&mut r).ok_or(BodyError::BadSymbol {
+                        off |= i64::from(t.aligned.decode(&mut r).ok_or(BodyError::BadSymbol {
                             table: "aligned",
                             pos,
                         })?);
@@ -464,25 +474,29 @@ pub fn decode_null_source(patch: &[u8], target_size: usize) -> Result<Vec<u8>, B
                 u64::from(l) + 8
             }
         };
-        // Move to front of the recent-offsets list.
-        if lru[0] != offset {
-            if lru[1] != offset {
+        // Every match moves its distance to the front of the recent-distances list.
+        if lru[0] != distance {
+            if lru[1] != distance {
                 lru[2] = lru[1];
             }
             lru[1] = lru[0];
-            lru[0] = offset;
+            lru[0] = distance;
         }
-        if offset == 0 || offset > pos {
-            return Err(BodyError::BadOffset { pos, offset });
+        let from = vpos - distance;
+        if distance <= 0 || from < 0 {
+            return Err(BodyError::BadOffset { pos, distance });
         }
         let left = (target_size - out.len()) as u64;
         let length = length.min(left) as usize;
-        let from = (pos - offset) as usize;
-        if offset as usize >= length {
-            out.extend_from_within(from..from + length);
+        let from = from as usize;
+        let src = source.len();
+        if from + length <= src {
+            out.extend_from_slice(&source[from..from + length]);
+        } else if from >= src && from - src + length <= out.len() {
+            out.extend_from_within(from - src..from - src + length);
         } else {
-            for k in 0..length {
-                let b = out[from + k];
+            for k in from..from + length {
+                let b = if k < src { source[k] } else { out[k - src] };
                 out.push(b);
             }
         }

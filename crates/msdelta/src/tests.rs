@@ -575,7 +575,10 @@ fn body_errors_are_precise() {
         matches!(
             e,
             DecodeError::Body {
-                error: crate::lzx::BodyError::BadOffset { pos: 1, offset: 2 },
+                error: crate::lzx::BodyError::BadOffset {
+                    pos: 1,
+                    distance: 2
+                },
                 ..
             }
         ),
@@ -586,7 +589,7 @@ fn body_errors_are_precise() {
         main_sym(w, 256 + 3 * 8 + 1);
     });
     let e = apply(&raw_delta(target, 0x20000, &patch), None).unwrap_err();
-    assert!(e.to_string().contains("whole-source"), "{e}");
+    assert!(e.to_string().contains("distance 0"), "{e}");
     // Stream ends early.
     let patch = default_patch(|w| {
         main_sym(w, u32::from(b'h'));
@@ -676,4 +679,31 @@ fn body_mutations_never_panic() {
             assert_eq!(md5(&out.data), out.header.hash);
         }
     }
+}
+
+/// A raw delta against a basis: a whole-source copy (slot 3) and a rift-placed source
+/// copy (slot 0, delta 0) read the basis at the output position (the rift table holds
+/// only its boundary entry). This proves the decoder against a hand-built delta, by its
+/// MD5; genuine raw deltas against a basis were not available to prove it against.
+#[test]
+fn decodes_hand_built_delta_against_a_basis() {
+    let basis = b"The quick brown fox jumps";
+    let target = b"The quick brown cat jumps over";
+    let patch = default_patch(|w| {
+        main_sym(w, 256 + 3 * 8); // whole-source copy, length from the length table
+        code(w, 8, 8); // 8 + 8 = 16 bytes: "The quick brown "
+        for &b in b"cat" {
+            main_sym(w, u32::from(b));
+        }
+        main_sym(w, 256 + 5); // slot 0, length 6
+        w.bits(0x2000, 14); // delta 0: " jumps"
+        for &b in b" over" {
+            main_sym(w, u32::from(b));
+        }
+    });
+    let d = raw_delta(target, 0x20000, &patch);
+    let out = apply(&d, Some(basis)).unwrap();
+    assert_eq!(out.data, target);
+    // The same delta against nothing: the copies read outside the output.
+    assert_eq!(apply(&d, None).unwrap_err().kind(), "msdelta_body");
 }
