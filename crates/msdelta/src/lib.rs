@@ -70,7 +70,14 @@
 //!    low nibble. Copies may overlap their output; every match moves its distance to
 //!    the front of the recent list. The offset bits come before the length symbol.
 //!    Block starts of the composite format count in the virtual space;
-//! 5. output transforms ([`transform`]): `DELTA_FLAG_E8` on an i386 image undoes the
+//! 5. PE pre-processing buffer ([`rift::parse_pe_preprocess`]), a bit stream of its own:
+//!    target image base (64 raw bits), checksum (32), timestamp (32), a rift table
+//!    (target RVA → file offset), a CLI metadata presence bit, a rift table (source
+//!    RVA → target RVA), a CLI map presence bit. Every genuine buffer (166) parses to
+//!    exactly its last bit; 127 carry target facts (image base 0x10000000 or
+//!    0x180000000, the build's timestamp, a PE rift starting at (0, 0) then the
+//!    sections, e.g. (0x1000 → 0x400)), 39 are all zero (cross-architecture deltas);
+//! 6. output transforms ([`transform`]): `DELTA_FLAG_E8` on an i386 image undoes the
 //!    classic LZX call translation with the target size as translation size.
 //!
 //! Seen in the genuine KB2999226 payloads (177 PA30 blobs): 11 deltas against nothing,
@@ -95,6 +102,7 @@ mod decode;
 pub mod huffman;
 pub mod lzx;
 mod names;
+pub mod rift;
 pub mod transform;
 
 pub use decode::{apply, DecodeError, Decoded, FILE_TYPE_RAW, FLAG_E8};

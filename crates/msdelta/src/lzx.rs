@@ -171,7 +171,7 @@ impl<'a> BodyReader<'a> {
 
     /// Header-style integer: `k` zero bits and a one bit, then `4 (k + 1)` value bits;
     /// at most `max_nibbles` nibbles.
-    fn number(&mut self, max_nibbles: u32) -> Option<u64> {
+    pub(crate) fn number(&mut self, max_nibbles: u32) -> Option<u64> {
         let mut zeros = 0;
         while self.bits(1)? == 0 {
             zeros += 1;

@@ -707,3 +707,36 @@ fn decodes_hand_built_delta_against_a_basis() {
     // The same delta against nothing: the copies read outside the output.
     assert_eq!(apply(&d, None).unwrap_err().kind(), "msdelta_body");
 }
+
+#[test]
+fn pe_preprocess_buffer_layout() {
+    use crate::rift::parse_pe_preprocess;
+    // 3 bits of padding count (1), 64 + 32 + 32 zero bits, three absent records (PE
+    // rift, CLI metadata, RVA rift) and an absent CLI map: 135 bits in 17 bytes, as in
+    // the genuine 17-byte buffers.
+    let mut w = BitWriter::default();
+    w.bits(1, 3)
+        .bits(0, 64)
+        .bits(0x1000_0000, 32)
+        .bits(0x55a5_bf54, 32);
+    w.bits(0, 4);
+    assert_eq!(w.bytes.len(), 17);
+    let p = parse_pe_preprocess(&w.bytes).unwrap();
+    assert_eq!(p.image_base, 0);
+    assert_eq!(p.checksum, 0x1000_0000);
+    assert_eq!(p.timestamp, 0x55a5_bf54);
+    assert!(p.pe_rift.is_empty() && p.rva_rift.is_empty() && !p.cli_map);
+    assert_eq!(p.unread_bits, 0);
+    for cut in 0..w.bytes.len() {
+        assert!(parse_pe_preprocess(&w.bytes[..cut]).is_err(), "cut {cut}");
+    }
+    // A present rift table with a garbage integer format fails cleanly.
+    let mut w = BitWriter::default();
+    w.bits(0, 3)
+        .bits(0, 64)
+        .bits(0, 64)
+        .bits(1, 1)
+        .bits(200, 8)
+        .bits(0, 40);
+    assert!(parse_pe_preprocess(&w.bytes).is_err());
+}

@@ -34,6 +34,9 @@ struct Outcome {
     copies: usize,
     /// PA30 targets that decode without a basis.
     null_source: usize,
+    /// PE pre-processing buffers with target facts / all zero.
+    pre_facts: usize,
+    pre_empty: usize,
     /// Failures by error kind.
     failed: std::collections::BTreeMap<String, usize>,
     bytes: u64,
@@ -115,7 +118,8 @@ fn decode_payload(label: &str, dir: &Path, index: &kbscan_cbs::ContainerIndex, o
                             assert!(e.header().is_some(), "{label} {}: header kept", t.name);
                             let key = match &e {
                                 kbscan_msdelta::DecodeError::Unsupported { what, .. } => {
-                                    format!("{}: {}", e.kind(), what)
+                                    let short = what.split(" (").next().unwrap_or(what);
+                                    format!("{}: {short}", e.kind())
                                 }
                                 _ => e.kind().to_string(),
                             };
@@ -144,6 +148,8 @@ fn check_payload(label: &str, dir: &Path) -> Outcome {
         decoded: 0,
         copies: 0,
         null_source: 0,
+        pre_facts: 0,
+        pre_empty: 0,
         failed: Default::default(),
         bytes: 0,
         secs: 0.0,
@@ -169,6 +175,33 @@ fn check_payload(label: &str, dir: &Path) -> Outcome {
         assert_eq!(h.hash.len(), 16, "{label} {}", t.name);
         assert!(kbscan_msdelta::file_type_name(h.file_type).is_some());
         assert!(h.target_time_utc().is_some());
+        if !f.preprocess.is_empty() {
+            // PE deltas: the pre-processing buffer parses exactly to its end.
+            let p = kbscan_msdelta::rift::parse_pe_preprocess(&blob[f.preprocess.clone()])
+                .unwrap_or_else(|e| panic!("{label} {}: pre-processing buffer: {e}", t.name));
+            assert_eq!(p.unread_bits, 0, "{label} {}", t.name);
+            assert!(!p.cli_metadata && !p.cli_map);
+            if p.image_base == 0 {
+                // No target facts (seen on cross-architecture deltas): nothing at all.
+                assert!(p.timestamp == 0 && p.pe_rift.is_empty() && p.rva_rift.is_empty());
+                out.pre_empty += 1;
+            } else {
+                // Target RVA → file offset: starts at (0, 0), sections above.
+                assert_eq!(
+                    p.pe_rift.first(),
+                    Some(&kbscan_msdelta::rift::RiftEntry {
+                        source: 0,
+                        target: 0
+                    })
+                );
+                assert!(
+                    p.pe_rift.len() >= 2 && p.timestamp != 0,
+                    "{label} {}",
+                    t.name
+                );
+                out.pre_facts += 1;
+            }
+        }
         if Some(h.target_size) == t.length {
             out.matched += 1;
         } else {
@@ -196,6 +229,10 @@ fn check_payload(label: &str, dir: &Path) -> Outcome {
     println!(
         "{label}: {} PA30 headers parsed, {} target sizes match the index",
         out.pa30, out.matched
+    );
+    println!(
+        "{label}: PE pre-processing buffers parsed to their end: {} with target facts, {} all zero",
+        out.pre_facts, out.pre_empty
     );
     decode_payload(label, dir, &index, &mut out);
     println!(
