@@ -297,16 +297,18 @@ fn shared_real() -> Option<PathBuf> {
 }
 
 /// Every PA30 target of the genuine payloads carries its header facts, the header's
-/// target size equals the index length, and the sub-packages resolve.
+/// target size equals the index length, the deltas against nothing (and their copies)
+/// decode to verified PE files with their true version, and the sub-packages resolve.
 #[test]
 fn genuine_ipd_payloads() {
     let Some(real) = shared_real() else { return };
+    // (package, PA30 targets, of which decoded natively: the deltas against nothing).
     let cases = [
-        ("cab/Windows6.0-KB2999226-x64.cab", 86usize),
-        ("cab/Windows6.0-KB2999226-x86.cab", 43),
-        ("msu/Windows6.1-KB2999226-x64.msu", 48),
+        ("cab/Windows6.0-KB2999226-x64.cab", 86usize, 6usize),
+        ("cab/Windows6.0-KB2999226-x86.cab", 43, 4),
+        ("msu/Windows6.1-KB2999226-x64.msu", 48, 1),
     ];
-    for (rel, pa30) in cases {
+    for (rel, pa30, decoded) in cases {
         let (v, code) = scan_json(&real.join(rel));
         assert_eq!(code, 0, "{rel}: {:#}", v["errors"]);
         let p = &v["packages"][0];
@@ -336,6 +338,67 @@ fn genuine_ipd_payloads() {
                 .any(|c| c["check"] == "pa30_target_size_vs_index" && c["outcome"] == "ok"));
         }
         println!("{rel}: {pa30} PA30 headers parsed, every target size matches the index");
+
+        // Decoded targets (PA30 and their copies) are real files: verified bytes, PE facts.
+        let delta_targets: Vec<&Value> = p["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["delta"].is_object())
+            .collect();
+        let done: Vec<&&Value> = delta_targets
+            .iter()
+            .filter(|f| f["delta"]["decoded"] == true)
+            .collect();
+        let done_pa30 = done
+            .iter()
+            .filter(|f| f["delta"]["format"] == "PA30")
+            .count();
+        let done_copy = done
+            .iter()
+            .filter(|f| f["delta"]["format"] == "COPY")
+            .count();
+        assert!(
+            done_pa30 >= decoded,
+            "{rel}: {done_pa30} PA30 targets decoded"
+        );
+        assert_eq!(
+            done_copy, done_pa30,
+            "{rel}: each decoded target's copy decodes too"
+        );
+        for f in &done {
+            assert_eq!(f["kind"], "pe", "{rel} {}", f["path"]);
+            assert_eq!(f["sha256"].as_str().unwrap().len(), 64);
+            assert_eq!(f["size"], f["delta"]["target_size"]);
+            assert_eq!(
+                f["versions"]["pe_file"], "10.0.10240.16390",
+                "{rel} {}",
+                f["path"]
+            );
+            assert!(f["delta"]["decode_error"].is_null());
+        }
+        for f in delta_targets
+            .iter()
+            .filter(|f| f["delta"]["decoded"] == false)
+        {
+            assert!(
+                f["delta"]["decode_error"]
+                    .as_str()
+                    .is_some_and(|e| !e.is_empty()),
+                "{rel} {}: a reason",
+                f["path"]
+            );
+        }
+        let ipd = &p["payloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|pl| pl["layout"] == "ipd")
+            .unwrap()["ipd"];
+        assert_eq!(ipd["decoded"], done.len());
+        println!(
+            "{rel}: {done_pa30} PA30 and {done_copy} COPY targets decoded and verified (MD5, SHA-1)"
+        );
 
         let subs = p["sub_packages"].as_array().unwrap();
         assert!(

@@ -1,19 +1,28 @@
-//! kbscan-msdelta: reads what an MSDelta (`PA30`) delta says about the file it produces.
+//! kbscan-msdelta: reads and applies MSDelta (`PA30`) deltas.
 //!
 //! Genuine Windows 6.x update payloads are Intra-Package Delta containers whose binaries
 //! are `PA30` blobs. This crate parses the PA30 **header** — the target FILETIME, the
 //! file-type set, the target file type, the transform flags, the target size and the
 //! target hash with its algorithm — and the framing of the two body buffers that follow
-//! (pre-processing data and the coded patch), so a scanner can report a delta-compressed
-//! file without decoding it. It does not decode the body (yet).
+//! (pre-processing data and the coded patch), and [`apply`] decodes the body — against
+//! nothing (a compressed full file) or against a basis — undoes the E8 transform, and
+//! returns the target only when its MD5 matched the header. PE deltas against a basis
+//! need source transforms that are not implemented: they are tried against the
+//! untransformed basis and refused, naming what is missing
+//! ([`DecodeError::Unsupported`]), unless the hash proves the attempt right.
 //!
 //! What it must never do: panic, allocate in proportion to a length field it has not
-//! checked against the input, read outside the input slice, call Windows' `msdelta.dll`
-//! or any external program, or present a value it did not read from the input as fact.
-//! Every read goes through the bounds-checked [`bits::BitReader`]; limits are named in
-//! [`limits`] and errors quote them.
+//! checked against the input or a named limit, read outside the input slice, call
+//! Windows' `msdelta.dll` or any external program, or return bytes that did not verify.
+//! Every read is bounds-checked; limits are named in [`limits`] and errors quote them.
 //!
-//! Format (learned from public descriptions, implemented here from scratch):
+//! # Format
+//! Learned from public descriptions (the `smilingthax/msdelta-pa30-format` notes and
+//! reader, `jlevere/msdelta`, Wine's `msdelta.h`, patent US 2007/0260653), implemented
+//! here from scratch and proved on the genuine KB2999226 payloads (every null-source
+//! target decodes to the header MD5 and the index SHA-1).
+//!
+//! **Header** ([`parse_header`], [`parse_framing`]):
 //! - bytes 0..4: `"PA30"`; bytes 4..12: target FILETIME, little-endian (100 ns units
 //!   since 1601-01-01 UTC);
 //! - then a bit stream read LSB-first. Its first 3 bits give the number of unused
@@ -25,10 +34,78 @@
 //!   and the buffer is that many whole bytes;
 //! - header fields in order: file-type set (64), file type (64), flags (64), target size
 //!   (64), hash algorithm id (32, a Windows `ALG_ID`), hash (buffer); then two buffers:
-//!   the pre-processing buffer and the patch buffer (the compressed body).
+//!   the pre-processing buffer (empty for raw targets; PE targets carry the source
+//!   transform data there) and the patch buffer.
+//!
+//! **Patch buffer** ([`lzx`]) — a bit stream of its own (again LSB-first, with its own
+//! 3-bit padding count):
+//! 1. rift table: one bit, 0 = empty (every null-source delta). 1 = a source-to-target
+//!    address map (two Huffman-coded integer formats and delta-coded pairs; empty in
+//!    every genuine delta seen; not read here: [`lzx::BodyError::RiftTable`]);
+//! 2. composite format: one bit, 1 = a single block with the default code lengths;
+//!    0 = a block count (32-bit integer), one 64-bit integer per block (its start in
+//!    the output, delta-coded from the previous block's), 39 pre-tree code lengths of 4
+//!    bits, then per block the 872 code lengths of its three tables (main 600, length
+//!    256, aligned 16) coded with the pre-tree against the previous block's lengths
+//!    (all zero before the first): 0..=16 a length, 17..=19 previous + 1..3, 20..=22
+//!    previous − 1..3, 23..=30 a run of the last length, 31..=38 a run copied from the
+//!    previous block (run length in the low 3 bits: 0..2 → 1..3, `c` ≥ 3 → `c − 1`
+//!    more bits under an implicit leading one);
+//! 3. Huffman codes are canonical but "left-leaning" ([`huffman`]): the longest codes
+//!    take the smallest values, sent most significant bit first;
+//! 4. symbols until the target is full. Main symbol < 256: a literal. Otherwise
+//!    `s = sym − 256`, offset slot `s >> 3`, length slot `s & 7` (1..7 → length 2..8;
+//!    0 → a length-table symbol `l`: `l + 8`, or for `l = 0` a long length: `k` < 24
+//!    zero bits, a one bit, then `k + 8` bits under an implicit leading one, plus 8).
+//!    Positions are virtual: the source occupies `0..len`, the output follows; a copy
+//!    reads at (virtual position − distance). Offset slots: 0..=2 a source copy at a
+//!    rift-mapped position with a signed delta `d` (14 bits − 0x2000; 16 bits: below
+//!    0x8000 − 0xa000, else − 0x6000; 18 bits: below 0x20000 − 0x2a000, else − 0x16000),
+//!    which with the boundary-only rift reads the source at (output position − `d`);
+//!    3 a whole-source copy (at the output position); 4..=6 the recent distances
+//!    (LRU of 3); 7 an escape to
+//!    slots 43..=70 (`0` + 2 bits, `10` + 3 bits, `11` + 4 bits); 8..=10 offsets 1..3;
+//!    11.. offset `(2 | (slot − 11) & 1) << e` with `e = (slot − 9) >> 1` low bits:
+//!    read directly when `e` < 4, else `e − 4` bits then an aligned-table symbol for the
+//!    low nibble. Copies may overlap their output; every match moves its distance to
+//!    the front of the recent list. The offset bits come before the length symbol.
+//!    Block starts of the composite format count in the virtual space;
+//! 5. PE pre-processing buffer ([`rift::parse_pe_preprocess`]), a bit stream of its own:
+//!    target image base (64 raw bits), checksum (32), timestamp (32), a rift table
+//!    (target RVA → file offset), a CLI metadata presence bit, a rift table (source
+//!    RVA → target RVA), a CLI map presence bit. Every genuine buffer (166) parses to
+//!    exactly its last bit; 127 carry target facts (image base 0x10000000 or
+//!    0x180000000, the build's timestamp, a PE rift starting at (0, 0) then the
+//!    sections, e.g. (0x1000 → 0x400)), 39 are all zero (cross-architecture deltas);
+//! 6. output transforms ([`transform`]): `DELTA_FLAG_E8` on an i386 image undoes the
+//!    classic LZX call translation with the target size as translation size.
+//!
+//! Seen in the genuine KB2999226 payloads (177 PA30 blobs): 11 deltas against nothing,
+//! all file type raw, flags `IGNORE_FILE_SIZE_LIMIT` (8) or that plus `E8` (3, the
+//! 901,264-byte x86 `ucrtbase.dll`), all in the explicit composite format; 166 deltas
+//! against a basis, file type i386 (flags 0x2e1fe) or amd64 (0x2e63e), whose
+//! pre-processing buffers drive PE source transforms (imports, exports, resources,
+//! relocations, x86 call/jump and smashlock, AMD64 disassembly and `.pdata`, unbind,
+//! CLI) and a PE rift (target file offset → source file offset through the section
+//! RVAs) that are not implemented. Their file type is the *source's*: the amd64
+//! `api-ms-win-core-datetime-l1-1-0.dll` of the Vista x64 payload (blob 70) is an i386
+//! delta against the x86 one (blob 68). Evidence that the transforms are needed:
+//! decoded against the untransformed basis, every one of the 28 deltas whose basis
+//! chain ends in a decoded target runs to its full size without a stream error but
+//! fails its MD5; e.g. the x86 `api-ms-win-core-sysinfo-l1-1-0.dll` (Vista x86 blob 36,
+//! basis blob 34) comes out with the right section table and debug directory but an
+//! export directory (RVA 0x1110) whose function/name/ordinal RVAs are garbage — the
+//! bytes copied there from the basis are the ones the exports transform rewrites.
 
 pub mod bits;
+mod decode;
+pub mod huffman;
+pub mod lzx;
 mod names;
+pub mod rift;
+pub mod transform;
+
+pub use decode::{apply, DecodeError, Decoded, FILE_TYPE_RAW, FLAG_E8};
 
 pub use names::{file_type_name, file_type_set_name, flag_names, hash_alg_name};
 
@@ -44,6 +121,9 @@ pub mod limits {
     pub const MAX_NIBBLES_32: u32 = 8;
     /// Most nibbles a 64-bit integer field may use.
     pub const MAX_NIBBLES_64: u32 = 16;
+    /// Largest target (and basis) [`apply`](crate::apply) decodes: 256 MiB. The
+    /// output buffer is allocated once, at the header's target size, after this check.
+    pub const MAX_TARGET_SIZE: u64 = 256 << 20;
 }
 
 /// The signature of MSDelta deltas this crate reads.

@@ -23,6 +23,15 @@ pub const MAX_NESTING_DEPTH: u32 = 6;
 /// anything far beyond is not an update package we can hold in memory.
 pub const MAX_INPUT_BYTES: u64 = 8 << 30;
 
+/// Most PA30 blob bytes one package keeps (copied out of the folder buffer while the
+/// payload streams) for decoding once the container index is known. Blobs beyond it
+/// are reported undecoded (`decode_error`), never dropped silently.
+pub const MAX_PENDING_DELTA_BYTES: u64 = 512 << 20;
+
+/// Most decoded target bytes one IPD payload holds at a time (decoded targets wait
+/// for their place in index order, and serve as the basis of other targets).
+pub const MAX_IPD_DECODED_BYTES: u64 = 2 << 30;
+
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Worker threads; `None` = one per core.
@@ -579,6 +588,10 @@ struct PackageBuilder<'o> {
     member_sha1: BTreeMap<String, String>,
     /// Parsed PA30 headers (never the blob bytes), by lower-case nested member path.
     pa30: BTreeMap<String, Result<kbscan_msdelta::Pa30Header, kbscan_msdelta::DeltaError>>,
+    /// Bytes of PA30 blobs whose header parsed, by the same key, for decoding.
+    pa30_blobs: BTreeMap<String, Vec<u8>>,
+    /// Sum of the lengths in `pa30_blobs` (bounded by [`MAX_PENDING_DELTA_BYTES`]).
+    pa30_blob_bytes: u64,
 }
 
 impl<'o> PackageBuilder<'o> {
@@ -613,6 +626,8 @@ impl<'o> PackageBuilder<'o> {
             properties: None,
             member_sha1: BTreeMap::new(),
             pa30: BTreeMap::new(),
+            pa30_blobs: BTreeMap::new(),
+            pa30_blob_bytes: 0,
         }
     }
 
@@ -844,11 +859,17 @@ impl<'o> PackageBuilder<'o> {
                 Magic::Cab => rec.kind = FileKind::Cabinet,
                 Magic::Pa30 => {
                     rec.kind = FileKind::Delta;
-                    // Only the header is kept; targets pick it up in `resolve_ipd`.
-                    self.pa30.insert(
-                        path.to_string().to_ascii_lowercase(),
-                        kbscan_msdelta::parse_header(data),
-                    );
+                    // The header, and (within MAX_PENDING_DELTA_BYTES) the bytes for
+                    // decoding; targets pick them up in `resolve_ipd`.
+                    let key = path.to_string().to_ascii_lowercase();
+                    let header = kbscan_msdelta::parse_header(data);
+                    if header.is_ok()
+                        && self.pa30_blob_bytes + data.len() as u64 <= MAX_PENDING_DELTA_BYTES
+                    {
+                        self.pa30_blob_bytes += data.len() as u64;
+                        self.pa30_blobs.insert(key.clone(), data.to_vec());
+                    }
+                    self.pa30.insert(key, header);
                 }
                 Magic::Pe => {
                     rec.kind = FileKind::Pe;
@@ -879,6 +900,7 @@ impl<'o> PackageBuilder<'o> {
             return;
         };
         let (_, index) = self.cix.remove(pos);
+        let mut decoded = self.decode_ipd_targets(payload, &index);
         let mut sum = IpdSummary::default();
         let mut used_blobs: BTreeSet<String> = BTreeSet::new();
         let by_id: BTreeMap<u32, &str> = index
@@ -886,7 +908,7 @@ impl<'o> PackageBuilder<'o> {
             .iter()
             .filter_map(|f| Some((f.id?, f.name.as_str())))
             .collect();
-        for t in &index.files {
+        for (idx, t) in index.files.iter().enumerate() {
             sum.targets += 1;
             let Some(delta) = &t.delta else {
                 sum.other += 1;
@@ -965,6 +987,7 @@ impl<'o> PackageBuilder<'o> {
                 target_sha1,
                 basis,
                 decoded: false,
+                decode_error: None,
                 target_time: None,
                 target_filetime: None,
                 file_type_set: None,
@@ -1024,6 +1047,23 @@ impl<'o> PackageBuilder<'o> {
                     }
                 }
             }
+            match decoded.remove(&idx) {
+                Some(Ok(bytes)) => {
+                    // Verified bytes: the target is a real file from here on, read like
+                    // any other member (PE facts, manifests, SHA-256).
+                    info.decoded = true;
+                    sum.decoded += 1;
+                    self.add_member(&t.name, &bytes, target_path.clone(), false, false);
+                    if let Some(rec) = self.pkg.files.last_mut() {
+                        rec.delta = Some(info);
+                        checks.append(&mut rec.checks);
+                        rec.checks = checks;
+                    }
+                    continue;
+                }
+                Some(Err(reason)) => info.decode_error = Some(reason),
+                None => {}
+            }
             self.pkg.files.push(FileRecord {
                 path: target_path.to_string(),
                 name: base.to_string(),
@@ -1062,6 +1102,168 @@ impl<'o> PackageBuilder<'o> {
         {
             p.ipd = Some(sum);
         }
+        let kept: Vec<String> = self
+            .pa30_blobs
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for k in kept {
+            if let Some(b) = self.pa30_blobs.remove(&k) {
+                self.pa30_blob_bytes -= b.len() as u64;
+            }
+        }
+    }
+
+    /// Decodes the PA30 and COPY targets of one IPD payload, each after its basis, and
+    /// returns by index position the bytes that verified (SHA-1 of the index; for PA30
+    /// also the header's MD5) or why there are none. Never returns unverified bytes.
+    fn decode_ipd_targets(
+        &mut self,
+        payload: &NestedPath,
+        index: &cbs::ContainerIndex,
+    ) -> BTreeMap<usize, Result<Vec<u8>, String>> {
+        let files = &index.files;
+        let by_id: BTreeMap<u32, usize> = files
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| Some((f.id?, i)))
+            .collect();
+        let is_candidate = |f: &cbs::CixFile| match &f.delta {
+            Some(d) => match &d.source {
+                Some(src) => src.source_type.eq_ignore_ascii_case("PA30"),
+                None => !d.basis.is_empty(),
+            },
+            None => false,
+        };
+        let mut done: BTreeMap<usize, Result<Vec<u8>, String>> = BTreeMap::new();
+        let mut pending: Vec<usize> = (0..files.len())
+            .filter(|&i| is_candidate(&files[i]))
+            .collect();
+        let mut held = 0u64;
+        loop {
+            let mut still = Vec::new();
+            let before = pending.len();
+            for &i in &pending {
+                let t = &files[i];
+                let Some(delta) = t.delta.as_ref() else {
+                    continue;
+                };
+                let basis = match delta.basis.first() {
+                    None => None,
+                    Some(id) => match by_id.get(id) {
+                        Some(&b) => Some(b),
+                        None => {
+                            done.insert(i, Err(format!("basis #{id} is not in the index")));
+                            continue;
+                        }
+                    },
+                };
+                if let Some(b) = basis {
+                    if !done.contains_key(&b) {
+                        if is_candidate(&files[b]) {
+                            still.push(i);
+                        } else {
+                            done.insert(
+                                i,
+                                Err(format!(
+                                    "basis {} is not a PA30 or COPY target (RAW bases are not kept for decoding)",
+                                    files[b].name
+                                )),
+                            );
+                        }
+                        continue;
+                    }
+                }
+                let size = t.length.unwrap_or(0);
+                let result = if held + size > MAX_IPD_DECODED_BYTES {
+                    Err(format!(
+                        "not decoded: the payload's decoded targets would exceed MAX_IPD_DECODED_BYTES ({MAX_IPD_DECODED_BYTES} bytes)"
+                    ))
+                } else {
+                    let basis_bytes = match basis {
+                        None => Ok(None),
+                        Some(b) => match &done[&b] {
+                            Ok(v) => Ok(Some(v.as_slice())),
+                            Err(_) => Err(format!("basis {} was not decoded", files[b].name)),
+                        },
+                    };
+                    basis_bytes.and_then(|bb| self.decode_target(payload, t, bb))
+                };
+                if let Ok(v) = &result {
+                    held += v.len() as u64;
+                }
+                done.insert(i, result);
+            }
+            pending = still;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        for i in pending {
+            done.insert(i, Err("basis chain loops back to this target".into()));
+        }
+        done
+    }
+
+    /// Decodes one PA30 or COPY target against its (decoded) basis and verifies it.
+    fn decode_target(
+        &mut self,
+        payload: &NestedPath,
+        t: &cbs::CixFile,
+        basis: Option<&[u8]>,
+    ) -> Result<Vec<u8>, String> {
+        let source = t.delta.as_ref().and_then(|d| d.source.as_ref());
+        let target_path = payload.child(&t.name);
+        let mut md5_verified = false;
+        let bytes = match source {
+            None => basis
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| "copy without a basis".to_string())?,
+            Some(src) => {
+                let key = payload
+                    .child(&src.source_name)
+                    .to_string()
+                    .to_ascii_lowercase();
+                let Some(blob) = self.pa30_blobs.get(&key) else {
+                    return Err(match self.pa30.get(&key) {
+                        Some(Err(e)) => format!("{}: {e}", e.kind()),
+                        Some(Ok(_)) => format!(
+                            "not decoded: the package's PA30 blobs exceed MAX_PENDING_DELTA_BYTES ({MAX_PENDING_DELTA_BYTES} bytes)"
+                        ),
+                        None => format!("blob {:?} is not in the payload", src.source_name),
+                    });
+                };
+                let d =
+                    kbscan_msdelta::apply(blob, basis).map_err(|e| format!("{}: {e}", e.kind()))?;
+                md5_verified = d.md5_verified;
+                d.data
+            }
+        };
+        let sha1_expected = match (&t.hash, t.hash_alg.as_deref()) {
+            (Some(h), None) => Some(h),
+            (Some(h), Some(alg)) if alg.eq_ignore_ascii_case("SHA1") => Some(h),
+            _ => None,
+        };
+        match sha1_expected {
+            Some(expected) => {
+                let actual = Sha1::digest(&bytes);
+                if actual[..] != expected[..] {
+                    let msg = format!(
+                        "decoded target SHA-1 {} does not match the container index ({})",
+                        hex(&actual),
+                        hex(expected)
+                    );
+                    self.error(&target_path, "ipd_hash_mismatch", msg.clone());
+                    return Err(msg);
+                }
+            }
+            None if !md5_verified => {
+                return Err("decoded, but there is no hash to verify the bytes against".into())
+            }
+            None => {}
+        }
+        Ok(bytes)
     }
 
     fn finish(mut self) -> Package {

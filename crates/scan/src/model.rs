@@ -216,6 +216,8 @@ pub struct IpdSummary {
     pub copies: u32,
     pub other: u32,
     pub with_basis: u32,
+    /// PA30 and COPY targets decoded natively whose bytes matched the index SHA-1.
+    pub decoded: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -376,7 +378,14 @@ pub struct DeltaInfo {
     pub target_size: Option<u64>,
     pub target_sha1: Option<String>,
     pub basis: Option<String>,
+    /// True when the target was decoded natively and its SHA-1 matched the index
+    /// (and, for PA30, its MD5 the header): the record then carries the real bytes'
+    /// size, SHA-256, kind and PE facts.
     pub decoded: bool,
+    /// Why the target was not decoded (`decoded` false), e.g. `msdelta_unsupported:
+    /// not implemented: delta against a basis with i386 source transforms (…)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_error: Option<String>,
     /// Target FILETIME from the PA30 header, as UTC `yyyy-mm-ddThh:mm:ssZ`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_time: Option<String>,

@@ -1,0 +1,505 @@
+//! The PA30 patch buffer: rift table, composite format (Huffman tables per output
+//! block) and the pseudo-LZX symbol stream. See the crate documentation for the format.
+
+use crate::huffman::{CodeError, Huffman};
+
+/// Symbols of the main table: 256 literals + 43 offset slots × 8 length slots.
+pub const MAIN_SYMBOLS: usize = 0x258;
+/// Symbols of the length table.
+pub const LENGTH_SYMBOLS: usize = 0x100;
+/// Symbols of the aligned-offset table.
+pub const ALIGNED_SYMBOLS: usize = 0x10;
+/// All code lengths of one block, in the order main, length, aligned.
+pub const ALL_LENGTHS: usize = MAIN_SYMBOLS + LENGTH_SYMBOLS + ALIGNED_SYMBOLS;
+/// Symbols of the pre-tree that codes the code lengths.
+pub const PRETREE_SYMBOLS: usize = 39;
+/// Most blocks (table sets) a composite format may declare (`MAX_BLOCKS`).
+pub const MAX_BLOCKS: u32 = 4096;
+
+/// Why a patch buffer does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("patch bit stream ends inside the {what} (output byte {pos})")]
+    Truncated { what: &'static str, pos: u64 },
+    #[error("padding count {pad} of the patch bit stream exceeds its {available} bits")]
+    BadPadding { pad: u32, available: u64 },
+    #[error("{table} code lengths do not form a prefix code ({detail})")]
+    BadCode { table: &'static str, detail: String },
+    #[error("bit pattern at output byte {pos} is no {table} code")]
+    BadSymbol { table: &'static str, pos: u64 },
+    #[error("code length {index} of block {block} out of range ({value})")]
+    LengthOutOfRange {
+        block: u32,
+        index: usize,
+        value: i32,
+    },
+    #[error("code-length run of {len} at index {index} runs past the {ALL_LENGTHS} lengths")]
+    RunTooLong { index: usize, len: usize },
+    #[error("code-length fill at index 0 has no previous length")]
+    FillAtStart,
+    #[error("composite format declares {count} blocks (must be 1..=MAX_BLOCKS = {max})")]
+    BlockCount { count: u32, max: u32 },
+    #[error("block {block} starts at output byte {start}, before block {prev} at {prev_start}")]
+    BlockOrder {
+        block: u32,
+        start: u64,
+        prev: u32,
+        prev_start: u64,
+    },
+    #[error("no Huffman tables cover output byte {pos} (first block starts at {first})")]
+    NoTables { pos: u64, first: u64 },
+    #[error("match at output byte {pos} copies from distance {distance}, outside the source and the output so far")]
+    BadOffset { pos: u64, distance: i64 },
+    #[error("match length {length} at output byte {pos} is out of range")]
+    BadLength { pos: u64, length: u64 },
+    #[error("non-empty rift table (source-to-target address map): not implemented")]
+    RiftTable,
+}
+
+impl BodyError {
+    /// Stable snake_case name of the error kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BodyError::Truncated { .. } => "truncated",
+            BodyError::BadPadding { .. } => "bad_padding",
+            BodyError::BadCode { .. } => "bad_huffman_lengths",
+            BodyError::BadSymbol { .. } => "bad_huffman_symbol",
+            BodyError::LengthOutOfRange { .. } => "code_length_out_of_range",
+            BodyError::RunTooLong { .. } => "code_length_run_too_long",
+            BodyError::FillAtStart => "code_length_fill_at_start",
+            BodyError::BlockCount { .. } => "bad_block_count",
+            BodyError::BlockOrder { .. } => "block_order",
+            BodyError::NoTables { .. } => "no_tables",
+            BodyError::BadOffset { .. } => "bad_offset",
+            BodyError::BadLength { .. } => "bad_length",
+            BodyError::RiftTable => "rift_table_unsupported",
+        }
+    }
+}
+
+/// LSB-first bit reader over the patch buffer, 64-bit accumulator. Like the header
+/// stream, the buffer's first 3 bits count the unused bits of its last byte.
+#[derive(Debug, Clone)]
+pub struct BodyReader<'a> {
+    data: &'a [u8],
+    /// Next byte to load.
+    pos: usize,
+    acc: u64,
+    /// Valid bits in `acc` (bits above are zero or padding).
+    n: u32,
+    pad: u32,
+}
+
+impl<'a> BodyReader<'a> {
+    pub fn new(data: &'a [u8]) -> Result<Self, BodyError> {
+        let mut r = BodyReader {
+            data,
+            pos: 0,
+            acc: 0,
+            n: 0,
+            pad: 0,
+        };
+        r.refill();
+        let Some(pad) = r.bits(3) else {
+            return Err(BodyError::Truncated {
+                what: "padding count",
+                pos: 0,
+            });
+        };
+        if pad > r.n {
+            return Err(BodyError::BadPadding {
+                pad,
+                available: u64::from(r.n),
+            });
+        }
+        if r.pos == data.len() {
+            // The last byte is already loaded.
+            r.n -= pad;
+        } else {
+            r.pad = pad;
+        }
+        Ok(r)
+    }
+
+    #[inline]
+    fn refill(&mut self) {
+        while self.n <= 56 && self.pos < self.data.len() {
+            self.acc |= u64::from(self.data[self.pos]) << self.n;
+            self.n += 8;
+            self.pos += 1;
+            if self.pos == self.data.len() {
+                self.n -= self.pad;
+            }
+        }
+    }
+
+    /// The next `k` ≤ 32 bits without consuming them (zero-filled past the end).
+    #[inline]
+    pub fn peek(&mut self, k: u32) -> u64 {
+        if self.n < k {
+            self.refill();
+        }
+        self.acc & ((1u64 << k) - 1)
+    }
+
+    /// Consumes `k` bits; false (and nothing consumed) if fewer are left.
+    #[inline]
+    pub fn consume(&mut self, k: u32) -> bool {
+        if self.n < k {
+            self.refill();
+            if self.n < k {
+                return false;
+            }
+        }
+        self.acc >>= k;
+        self.n -= k;
+        true
+    }
+
+    /// Reads `k` ≤ 32 bits, first bit = least significant.
+    #[inline]
+    pub fn bits(&mut self, k: u32) -> Option<u32> {
+        let v = self.peek(k);
+        self.consume(k).then_some(v as u32)
+    }
+
+    /// Bits left (not counting padding).
+    pub fn remaining(&self) -> u64 {
+        u64::from(self.n) + 8 * (self.data.len() - self.pos) as u64
+            - u64::from(self.pad) * u64::from(self.pos < self.data.len())
+    }
+
+    /// Header-style integer: `k` zero bits and a one bit, then `4 (k + 1)` value bits;
+    /// at most `max_nibbles` nibbles.
+    pub(crate) fn number(&mut self, max_nibbles: u32) -> Option<u64> {
+        let mut zeros = 0;
+        while self.bits(1)? == 0 {
+            zeros += 1;
+            if zeros >= max_nibbles {
+                return None;
+            }
+        }
+        let total = 4 * (zeros + 1);
+        let lo = u64::from(self.bits(total.min(32))?);
+        let hi = if total > 32 {
+            u64::from(self.bits(total - 32)?)
+        } else {
+            0
+        };
+        Some(lo | (hi << 32))
+    }
+
+    /// Long match lengths: `k` < 24 zero bits and a one bit, then `k + 8` bits under
+    /// an implicit leading one (so the value is at least 256).
+    fn number_8(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bits(1)? == 0 {
+            zeros += 1;
+            if zeros >= 24 {
+                return None;
+            }
+        }
+        let len = zeros + 8;
+        Some((1 << len) | self.bits(len)?)
+    }
+}
+
+/// The three tables of one block.
+#[derive(Debug, Clone)]
+struct Tables {
+    main: Huffman,
+    length: Huffman,
+    aligned: Huffman,
+}
+
+impl Tables {
+    fn from_lengths(l: &[u8; ALL_LENGTHS]) -> Result<Self, BodyError> {
+        let build = |lens: &[u8], table: &'static str| {
+            Huffman::from_lengths(lens, 16).map_err(|e| BodyError::BadCode {
+                table,
+                detail: match e {
+                    CodeError::TooLong { symbol, len, max } => {
+                        format!("symbol {symbol} has length {len} > {max}")
+                    }
+                    CodeError::Oversubscribed => "oversubscribed".into(),
+                },
+            })
+        };
+        Ok(Tables {
+            main: build(&l[..MAIN_SYMBOLS], "main")?,
+            length: build(&l[MAIN_SYMBOLS..MAIN_SYMBOLS + LENGTH_SYMBOLS], "length")?,
+            aligned: build(&l[MAIN_SYMBOLS + LENGTH_SYMBOLS..], "aligned")?,
+        })
+    }
+}
+
+/// Output ranges and their code lengths.
+struct Composite {
+    /// (first output byte, code lengths), starts ascending.
+    blocks: Vec<(u64, Box<[u8; ALL_LENGTHS]>)>,
+}
+
+fn truncated(what: &'static str) -> BodyError {
+    BodyError::Truncated { what, pos: 0 }
+}
+
+fn read_composite(r: &mut BodyReader<'_>) -> Result<Composite, BodyError> {
+    if r.bits(1).ok_or(truncated("composite format flag"))? == 1 {
+        // One block, the default (flat) lengths.
+        let mut l = Box::new([0u8; ALL_LENGTHS]);
+        l[..MAIN_SYMBOLS].copy_from_slice(&Huffman::default_lengths(MAIN_SYMBOLS));
+        l[MAIN_SYMBOLS..MAIN_SYMBOLS + LENGTH_SYMBOLS]
+            .copy_from_slice(&Huffman::default_lengths(LENGTH_SYMBOLS));
+        l[MAIN_SYMBOLS + LENGTH_SYMBOLS..]
+            .copy_from_slice(&Huffman::default_lengths(ALIGNED_SYMBOLS));
+        return Ok(Composite {
+            blocks: vec![(0, l)],
+        });
+    }
+    let count = r.number(8).ok_or(truncated("block count"))? as u32;
+    if count == 0 || count > MAX_BLOCKS {
+        return Err(BodyError::BlockCount {
+            count,
+            max: MAX_BLOCKS,
+        });
+    }
+    let mut starts = Vec::with_capacity(count as usize);
+    let mut start = 0u64;
+    for block in 0..count {
+        let delta = r.number(16).ok_or(truncated("block start"))?;
+        let prev_start = start;
+        start = start.checked_add(delta).ok_or(BodyError::BlockOrder {
+            block,
+            start: u64::MAX,
+            prev: block.saturating_sub(1),
+            prev_start,
+        })?;
+        starts.push(start);
+    }
+    let mut pre = [0u8; PRETREE_SYMBOLS];
+    for p in &mut pre {
+        *p = r.bits(4).ok_or(truncated("pre-tree"))? as u8;
+    }
+    let pretree = Huffman::from_lengths(&pre, 15).map_err(|_| BodyError::BadCode {
+        table: "pre-tree",
+        detail: format!("{pre:?}"),
+    })?;
+    let mut blocks: Vec<(u64, Box<[u8; ALL_LENGTHS]>)> = Vec::with_capacity(count as usize);
+    let zeros = Box::new([0u8; ALL_LENGTHS]);
+    for (block, &start) in starts.iter().enumerate() {
+        let prev = blocks.last().map(|b| &b.1).unwrap_or(&zeros);
+        let lens = read_lengths(r, &pretree, prev, block as u32)?;
+        blocks.push((start, lens));
+    }
+    Ok(Composite { blocks })
+}
+
+/// One block's 872 code lengths, coded with the pre-tree against the previous block's:
+/// 0..=16 a length; 17..=19 previous + 1..3; 20..=22 previous − 1..3; 23..=30 a run of
+/// the last length; 31..=38 a run copied from the previous block. Run symbols code
+/// their length in the low 3 bits: 0..2 mean 1..3, `c` ≥ 3 means `c − 1` more bits
+/// under an implicit leading one.
+fn read_lengths(
+    r: &mut BodyReader<'_>,
+    pretree: &Huffman,
+    prev: &[u8; ALL_LENGTHS],
+    block: u32,
+) -> Result<Box<[u8; ALL_LENGTHS]>, BodyError> {
+    let mut out = Box::new([0u8; ALL_LENGTHS]);
+    let mut i = 0;
+    while i < ALL_LENGTHS {
+        let sym = pretree.decode(r).ok_or(BodyError::BadSymbol {
+            table: "pre-tree",
+            pos: 0,
+        })?;
+        match sym {
+            0..=16 => {
+                out[i] = sym as u8;
+                i += 1;
+            }
+            17..=22 => {
+                let d = if sym < 20 {
+                    sym as i32 - 16
+                } else {
+                    19 - sym as i32
+                };
+                let value = i32::from(prev[i]) + d;
+                if !(0..=16).contains(&value) {
+                    return Err(BodyError::LengthOutOfRange {
+                        block,
+                        index: i,
+                        value,
+                    });
+                }
+                out[i] = value as u8;
+                i += 1;
+            }
+            _ => {
+                let run = sym - 23;
+                let code = run & 7;
+                let len = if code < 3 {
+                    code as usize + 1
+                } else {
+                    let extra = r.bits(code - 1).ok_or(truncated("code-length run"))?;
+                    ((1u32 << (code - 1)) | extra) as usize
+                };
+                if i + len > ALL_LENGTHS {
+                    return Err(BodyError::RunTooLong { index: i, len });
+                }
+                if run < 8 {
+                    if i == 0 {
+                        return Err(BodyError::FillAtStart);
+                    }
+                    let v = out[i - 1];
+                    out[i..i + len].fill(v);
+                } else {
+                    out[i..i + len].copy_from_slice(&prev[i..i + len]);
+                }
+                i += len;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a patch buffer against `source` (empty for a delta against nothing) into
+/// exactly `target_size` bytes (the caller has bounded `target_size`).
+///
+/// Positions are virtual: the source occupies `0..source.len()`, the output follows.
+/// Block starts count in that space. A copy's distance is subtracted from the current
+/// virtual position; source-relative copies (slots 0..=3) are placed through the rift
+/// table, which here holds only the boundary entry at the end of the source (the
+/// patch's own table must be empty), so a source copy with delta `d` reads the source
+/// at (output position − `d`), and a whole-source copy at the output position.
+pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>, BodyError> {
+    let mut r = BodyReader::new(patch)?;
+    if r.bits(1).ok_or(truncated("rift table flag"))? == 1 {
+        return Err(BodyError::RiftTable);
+    }
+    let composite = read_composite(&mut r)?;
+    let first = composite.blocks[0].0;
+    let src_len = source.len() as i64;
+    // Offset the rift table maps every output position by (boundary entry only).
+    let rift = -src_len;
+    let mut out: Vec<u8> = Vec::with_capacity(target_size);
+    let mut lru = [0i64; 3];
+    let mut next_block = 0usize;
+    let mut tables: Option<Tables> = None;
+    let mut next_start = composite.blocks[0].0;
+    while out.len() < target_size {
+        let pos = out.len() as u64;
+        let vpos = src_len + pos as i64;
+        while vpos as u64 >= next_start {
+            tables = Some(Tables::from_lengths(&composite.blocks[next_block].1)?);
+            next_block += 1;
+            next_start = composite.blocks.get(next_block).map_or(u64::MAX, |b| b.0);
+        }
+        let Some(t) = tables.as_ref() else {
+            return Err(BodyError::NoTables {
+                pos: vpos as u64,
+                first,
+            });
+        };
+        let sym = t
+            .main
+            .decode(&mut r)
+            .ok_or(BodyError::BadSymbol { table: "main", pos })?;
+        if sym < 256 {
+            out.push(sym as u8);
+            continue;
+        }
+        let s = sym - 256;
+        let mut slot = s >> 3;
+        let len_slot = s & 7;
+        let tr = || truncated("offset bits");
+        let distance: i64 = match slot {
+            0 => i64::from(r.bits(14).ok_or_else(tr)?) - 0x2000 - rift,
+            1 => {
+                let v = i64::from(r.bits(16).ok_or_else(tr)?);
+                (if v < 0x8000 { v - 0xa000 } else { v - 0x6000 }) - rift
+            }
+            2 => {
+                let v = i64::from(r.bits(18).ok_or_else(tr)?);
+                (if v < 0x20000 {
+                    v - 0x2a000
+                } else {
+                    v - 0x16000
+                }) - rift
+            }
+            3 => -rift,
+            4..=6 => lru[(slot - 4) as usize],
+            _ => {
+                if slot == 7 {
+                    // Escape to slots 43..=70: `0` + 2 bits, `10` + 3 bits, `11` + 4 bits.
+                    let tr = || truncated("offset slot escape");
+                    slot = if r.bits(1).ok_or_else(tr)? == 0 {
+                        43 + r.bits(2).ok_or_else(tr)?
+                    } else if r.bits(1).ok_or_else(tr)? == 0 {
+                        47 + r.bits(3).ok_or_else(tr)?
+                    } else {
+                        55 + r.bits(4).ok_or_else(tr)?
+                    };
+                }
+                if slot <= 10 {
+                    i64::from(slot - 7)
+                } else {
+                    let extra_bits = (slot - 9) >> 1;
+                    let top = i64::from(2 | ((slot - 11) & 1));
+                    let mut off = top << extra_bits;
+                    if extra_bits < 4 {
+                        off |= i64::from(r.bits(extra_bits).ok_or_else(tr)?);
+                    } else {
+                        if extra_bits > 4 {
+                            off |= i64::from(r.bits(extra_bits - 4).ok_or_else(tr)?) << 4;
+                        }
+                        off |= i64::from(t.aligned.decode(&mut r).ok_or(BodyError::BadSymbol {
+                            table: "aligned",
+                            pos,
+                        })?);
+                    }
+                    off
+                }
+            }
+        };
+        let length = if len_slot != 0 {
+            u64::from(len_slot) + 1
+        } else {
+            let l = t.length.decode(&mut r).ok_or(BodyError::BadSymbol {
+                table: "length",
+                pos,
+            })?;
+            if l == 0 {
+                u64::from(r.number_8().ok_or(truncated("long match length"))?) + 8
+            } else {
+                u64::from(l) + 8
+            }
+        };
+        // Every match moves its distance to the front of the recent-distances list.
+        if lru[0] != distance {
+            if lru[1] != distance {
+                lru[2] = lru[1];
+            }
+            lru[1] = lru[0];
+            lru[0] = distance;
+        }
+        let from = vpos - distance;
+        if distance <= 0 || from < 0 {
+            return Err(BodyError::BadOffset { pos, distance });
+        }
+        let left = (target_size - out.len()) as u64;
+        let length = length.min(left) as usize;
+        let from = from as usize;
+        let src = source.len();
+        if from + length <= src {
+            out.extend_from_slice(&source[from..from + length]);
+        } else if from >= src && from - src + length <= out.len() {
+            out.extend_from_within(from - src..from - src + length);
+        } else {
+            for k in from..from + length {
+                let b = if k < src { source[k] } else { out[k - src] };
+                out.push(b);
+            }
+        }
+    }
+    Ok(out)
+}
