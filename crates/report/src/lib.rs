@@ -5,7 +5,9 @@
 //! package (that is the scanner's and the analyses' job) and never touches a terminal.
 
 pub mod analysis;
+pub mod charts;
 pub mod check;
+pub mod html;
 
 use kbscan_scan::{FileRecord, Package, ScanReport};
 use serde::Serialize;
@@ -27,6 +29,10 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
     #[error("CSV encoding failed: {0}")]
     Csv(#[from] csv::Error),
+    #[error("chart drawing failed: {0}")]
+    Chart(String),
+    #[error("HTML template failed: {0:#}")]
+    Template(#[from] minijinja::Error),
 }
 
 pub fn render(report: &ScanReport, format: Format, out: &mut dyn Write) -> Result<(), RenderError> {
