@@ -349,8 +349,9 @@ fn charts_md(
         para(
             Style::Markdown,
             "Charts (a revision timeline per OS version line, and the components closest to \
-             their ceiling) are written as SVG files beside the markdown file when it is \
-             written with `-o FILE.md`; standard output carries none. `--format html` embeds them.",
+             their ceiling) need an output file: with -o FILE.md they are written as SVG files \
+             to FILE.charts/ beside it and linked here; standard output carries none. \
+             --format html embeds them in one page.",
             out,
         )?;
         return Ok(());
