@@ -167,7 +167,9 @@ pub fn timelines(scan: &ScanReport, a: &Analysis) -> Vec<Timeline> {
     let mut builds: BTreeMap<(u16, u16), BTreeSet<Version>> = BTreeMap::new();
     let mut windows: BTreeMap<(u16, u16), BTreeSet<(u16, u16)>> = BTreeMap::new();
     let mut plain: BTreeMap<(u16, u16), u16> = BTreeMap::new();
-    let mut spans: BTreeMap<(u16, u16), BTreeMap<u16, (i64, i64, u16, u16)>> = BTreeMap::new();
+    // build -> (first day, last day, lowest revision, highest revision)
+    type Span = (i64, i64, u16, u16);
+    let mut spans: BTreeMap<(u16, u16), BTreeMap<u16, Span>> = BTreeMap::new();
     for p in &scan.packages {
         let Some(day) = p.dates.release.as_deref().and_then(Date::parse) else {
             continue;
