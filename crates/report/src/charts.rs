@@ -15,7 +15,7 @@
 
 use crate::{printable, RenderError};
 use kbscan_analysis::date::Date;
-use kbscan_analysis::{Analysis, CeilingRules, Scheme, VersionKind};
+use kbscan_analysis::{Analysis, CeilingRules, VersionKind};
 use kbscan_scan::ScanReport;
 use kbscan_version::{Nt6Revision, Track, Version, NT6_COUNTER_MAX};
 use plotters::prelude::*;
@@ -187,10 +187,9 @@ pub fn timelines(scan: &ScanReport, a: &Analysis) -> Vec<Timeline> {
                         .or_default()
                         .insert((n.window_floor, n.window_ceiling));
                 }
-                None if m.scheme == Scheme::Plain => {
+                None => {
                     plain.entry(line).or_insert(m.ceiling);
                 }
-                None => {}
             }
             builds
                 .entry(line)
@@ -746,9 +745,18 @@ pub struct Chart {
 pub fn all(scan: &ScanReport, a: &Analysis) -> Result<Vec<Chart>, RenderError> {
     let mut out = Vec::new();
     for t in timelines(scan, a) {
+        let drawn = if t.omitted > 0 {
+            format!(
+                " ({} of {} components drawn: those closest to a ceiling)",
+                t.series.len(),
+                t.series.len() + t.omitted
+            )
+        } else {
+            String::new()
+        };
         out.push(Chart {
             id: t.id(),
-            title: format!("Timeline: OS version {}", t.family),
+            title: format!("Timeline: OS version {}{drawn}", t.family),
             svg: timeline_svg(&t)?,
         });
     }

@@ -269,7 +269,7 @@ fn finding_row(f: &CeilingFinding) -> FindingRow {
     }
 }
 
-fn package_view(p: &Package, date_source: Option<&str>) -> PackageView {
+fn package_view(p: &Package) -> PackageView {
     let kb = opt(p.kb.as_deref());
     let builds: Vec<String> = p
         .os_builds
@@ -342,7 +342,7 @@ fn package_view(p: &Package, date_source: Option<&str>) -> PackageView {
         arch: opt(p.architecture.as_deref()),
         release_type: opt(p.release_type.as_deref()),
         date: opt(p.dates.release.as_deref()),
-        date_source: opt(date_source.or(p.dates.release_source.as_deref())),
+        date_source: opt(p.dates.release_source.as_deref()),
         builds: builds.join("; "),
         sha256: printable(&p.sha256),
         size: p.size,
@@ -576,7 +576,7 @@ fn page(scan: &ScanReport, a: &Analysis, charts: Vec<Chart>) -> Page {
                 ])
             })
             .collect(),
-        packages: pkgs.iter().map(|p| package_view(p, None)).collect(),
+        packages: pkgs.iter().map(|p| package_view(p)).collect(),
         undated: a
             .undated
             .iter()
