@@ -212,6 +212,88 @@ fn html_of_the_synthetic_corpus_has_every_section_and_chart_and_no_external_refe
     assert!(html == again, "HTML differs between -j 2 and -j 1");
 }
 
+/// The chart data of the bundled corpus, read through the library: the 6002 → 6003 story
+/// as numbers, before any drawing.
+#[test]
+fn chart_data_of_the_synthetic_corpus_tells_the_6003_story() {
+    use kbscan_analysis::{analyze, CeilingRules};
+    use kbscan_report::charts::{headroom, timelines};
+    let opts = kbscan_scan::ScanOptions {
+        threads: Some(1),
+        ..Default::default()
+    };
+    let scan = kbscan_scan::scan_paths(
+        &[root().join("corpus/synthetic")],
+        &opts,
+        &kbscan_scan::SilentObserver,
+    )
+    .expect("scan");
+    let a = analyze(&scan, &CeilingRules::defaults());
+    let t = timelines(&scan, &a);
+    assert_eq!(
+        t.iter().map(|t| t.family.as_str()).collect::<Vec<_>>(),
+        ["6.0", "6.1"]
+    );
+    let nt60 = &t[0];
+    assert_eq!(nt60.builds, ["6.0.6002", "6.0.6003"]);
+    // One window in use, derived from the NT 6.x rule: public LDR.
+    assert_eq!(nt60.bands.len(), 1);
+    let ldr = &nt60.bands[0];
+    assert_eq!(
+        (ldr.track.as_str(), ldr.floor, ldr.ceiling, ldr.used),
+        ("LDR", 20480, 24575, true)
+    );
+    // One move mark for both platforms, at the preview's date, with the first mover.
+    assert_eq!(nt60.moves.len(), 1);
+    let m = &nt60.moves[0];
+    assert_eq!(
+        (
+            m.kb.as_str(),
+            m.from.as_str(),
+            m.to.as_str(),
+            m.platforms.as_str()
+        ),
+        ("KB4489887", "6.0.6002", "6.0.6003", "amd64, x86")
+    );
+    // The kernel climbs to 24566 and resets to 2048x at the move.
+    let kernel = nt60
+        .series
+        .iter()
+        .find(|s| s.label == "os-kernel")
+        .expect("os-kernel series");
+    let before: Vec<u16> = kernel
+        .points
+        .iter()
+        .filter(|p| p.0 < m.day)
+        .map(|p| p.1)
+        .collect();
+    let after: Vec<u16> = kernel
+        .points
+        .iter()
+        .filter(|p| p.0 >= m.day)
+        .map(|p| p.1)
+        .collect();
+    assert_eq!(before.iter().max(), Some(&24566));
+    assert!(
+        after.iter().all(|r| (20480..20600).contains(r)),
+        "{after:?}"
+    );
+    assert!(nt60
+        .series
+        .iter()
+        .all(|s| s.points.windows(2).all(|w| w[0].0 < w[1].0)));
+    assert!(nt60.moves.iter().all(|m| m.day >= nt60.spans[0].first_day));
+    // Headroom: closest first, the 6002 kernel with 9 counter values left.
+    let bars = headroom(&a);
+    assert!(bars.len() <= kbscan_report::charts::MAX_BARS);
+    assert_eq!(bars[0].headroom, 9);
+    assert!(bars[0].close);
+    assert!(bars[0]
+        .label
+        .starts_with("os-kernel amd64 6.0.6002.24566 LDR"));
+    assert!(bars.windows(2).all(|w| w[0].headroom <= w[1].headroom));
+}
+
 #[test]
 fn html_lists_errors_with_their_nested_paths() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1177,6 +1177,14 @@ mod tests {
     }
 
     #[test]
+    fn chart_links_are_percent_encoded() {
+        assert_eq!(
+            link_target("my report (1).charts/timeline-6.0.svg"),
+            "my%20report%20%281%29.charts/timeline-6.0.svg"
+        );
+    }
+
+    #[test]
     fn markdown_escapes_markup() {
         assert_eq!(md("a|b*c_d"), "a\\|b\\*c\\_d");
         assert_eq!(md("<script> <= 64 -> x"), "\\<script> <= 64 -> x");
