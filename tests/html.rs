@@ -507,6 +507,8 @@ fn run_chromium(chrome: &Path, page: &Path, work: &Path, extra: &[String]) -> Ou
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        // Containers often have a small /dev/shm.
+        "--disable-dev-shm-usage",
         "--host-resolver-rules=MAP * ~NOTFOUND",
     ]
     .iter()
@@ -515,10 +517,34 @@ fn run_chromium(chrome: &Path, page: &Path, work: &Path, extra: &[String]) -> Ou
     args.push(format!("--user-data-dir={}", profile.path().display()));
     args.extend(extra.iter().cloned());
     args.push(url);
-    let out = Command::new(chrome)
+    // Output goes to files and the run has a deadline: a hung browser fails the test
+    // instead of hanging the suite.
+    let stdout_path = profile.path().join("stdout");
+    let stderr_path = profile.path().join("stderr");
+    let mut child = Command::new(chrome)
         .args(&args)
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
         .expect("run chromium");
+    let deadline = std::time::Instant::now() + CHROMIUM_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within {CHROMIUM_TIMEOUT:?}: {args:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let out = Output {
+        status,
+        stdout: std::fs::read(&stdout_path).expect("read chromium stdout"),
+        stderr: std::fs::read(&stderr_path).expect("read chromium stderr"),
+    };
     assert!(
         out.status.success(),
         "chromium failed: {}",
@@ -526,6 +552,9 @@ fn run_chromium(chrome: &Path, page: &Path, work: &Path, extra: &[String]) -> Ou
     );
     out
 }
+
+/// Generous: a cold start on a loaded 2-core machine takes a few seconds.
+const CHROMIUM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The URLs the page itself asked for, from Chromium's net log: every URL request job
 /// whose initiator is not the browser ("not an origin": its own update/time/sign-in
