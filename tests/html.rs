@@ -5,7 +5,8 @@
 //! open it in headless Chromium: a screenshot that is not blank, the DOM after parsing
 //! (every section and chart, no element made from package strings) and Chromium's net log
 //! (no request other than `file:`/`data:` made by the page). Without Chromium they print
-//! `SKIP` and pass, unless `KBSCAN_REQUIRE_CHROMIUM=1` (CI sets it).
+//! `SKIP` and pass, unless `KBSCAN_REQUIRE_CHROMIUM=1` (CI sets it). To look at the
+//! screenshot yourself: `KBSCAN_KEEP_SCREENSHOT=/tmp/report.png cargo test --test html`.
 
 use kbscan_fixtures::cab::{write_cab, CabFile, CabFolder, CabSpec, Compression};
 use kbscan_fixtures::pe::{build_pe, Machine, PeKind, PeSpec, VersionSpec};
