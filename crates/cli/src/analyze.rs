@@ -5,7 +5,7 @@ use crate::args::{HistoryArgs, HistoryFormatArg, ReportArgs, ReportFormatArg};
 use crate::common::{emit, exit_code, scan, scan_options};
 use anyhow::{bail, Context};
 use kbscan_analysis::CeilingRules;
-use kbscan_report::analysis::{HistoryFormat, ReportFormat};
+use kbscan_report::analysis::{ChartFiles, HistoryFormat, ReportFormat};
 use kbscan_scan::ScanOptions;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +47,7 @@ impl ReportArgs {
                 ReportFormatArg::Table => ReportFormat::Table,
                 ReportFormatArg::Markdown => ReportFormat::Markdown,
                 ReportFormatArg::Json => ReportFormat::Json,
+                ReportFormatArg::Html => ReportFormat::Html,
             },
             paths: self.paths,
             output: self.output,
@@ -79,11 +80,45 @@ impl HistoryArgs {
 pub fn report(cfg: ReportConfig) -> anyhow::Result<u8> {
     let scanned = scan(&cfg.paths, &cfg.scan, cfg.quiet)?;
     let analysis = kbscan_analysis::analyze(&scanned, &cfg.rules);
+    // A markdown file gets its charts as SVG files in `<stem>.charts/` beside it.
+    let chart_dir = match (cfg.format, cfg.output.as_deref()) {
+        (ReportFormat::Markdown, Some(out)) => Some(chart_dir_of(out)?),
+        _ => None,
+    };
+    let charts = match &chart_dir {
+        Some((name, _)) => ChartFiles::Beside(name),
+        None => ChartFiles::None,
+    };
     let mut buf = Vec::new();
-    kbscan_report::analysis::render_report(&analysis, cfg.format, &mut buf)
-        .context("cannot render report")?;
+    let files =
+        kbscan_report::analysis::render_report(&scanned, &analysis, cfg.format, charts, &mut buf)
+            .context("cannot render report")?;
+    if let Some((_, dir)) = &chart_dir {
+        if !files.is_empty() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        for f in &files {
+            // `f.path` is `<dir name>/<chart id>.svg`; chart ids are ours (digits, dots, letters).
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+            let path = dir.join(name);
+            std::fs::write(&path, &f.svg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
     emit(&buf, cfg.output.as_deref())?;
     Ok(exit_code(&scanned, cfg.quiet))
+}
+
+/// `report.md` → (`report.charts`, `<its folder>/report.charts`).
+fn chart_dir_of(output: &Path) -> anyhow::Result<(String, PathBuf)> {
+    let stem = output
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .with_context(|| format!("cannot name a chart folder after {}", output.display()))?;
+    let name = format!("{stem}.charts");
+    Ok((name.clone(), output.with_file_name(name)))
 }
 
 pub fn history(cfg: HistoryConfig) -> anyhow::Result<u8> {

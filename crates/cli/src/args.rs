@@ -180,8 +180,11 @@ pub struct ScanArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ReportFormatArg {
     Table,
+    /// With `-o FILE.md`, charts are written as SVG files to `FILE.charts/` and linked.
     Markdown,
     Json,
+    /// One self-contained page (inline CSS and SVG charts, no script, no network).
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use kbscan_analysis::{
     Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus,
     History, MovingPackage, PackageRef, Scheme, VersionKind,
 };
+use kbscan_scan::ScanReport;
 use std::io::Write;
 
 /// The widest line the table renderer writes.
@@ -20,6 +21,8 @@ pub enum ReportFormat {
     Table,
     Markdown,
     Json,
+    /// One self-contained page with inline SVG charts ([`crate::html`]).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,16 +31,55 @@ pub enum HistoryFormat {
     Json,
 }
 
+/// Where the markdown report's charts go: nowhere (standard output has no place for
+/// files; the report says so), or SVG files in a folder beside the markdown file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartFiles<'a> {
+    None,
+    /// The folder, relative to the markdown file, e.g. `report.charts`.
+    Beside(&'a str),
+}
+
+/// A chart the caller writes beside the markdown file (this crate does no file I/O).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartFile {
+    /// Relative to the markdown file: `report.charts/timeline-6.0.svg`.
+    pub path: String,
+    pub svg: String,
+}
+
+/// Renders the report; returns the chart files a markdown report links to (empty for
+/// every other format, and for markdown without [`ChartFiles::Beside`]).
 pub fn render_report(
+    scan: &ScanReport,
     a: &Analysis,
     format: ReportFormat,
+    charts: ChartFiles<'_>,
     out: &mut dyn Write,
-) -> Result<(), RenderError> {
+) -> Result<Vec<ChartFile>, RenderError> {
     match format {
-        ReportFormat::Json => json(a, out),
-        ReportFormat::Table => write_doc(a, Style::Table, out),
-        ReportFormat::Markdown => write_doc(a, Style::Markdown, out),
+        ReportFormat::Json => json(a, out)?,
+        ReportFormat::Table => write_doc(a, Style::Table, None, out)?,
+        ReportFormat::Html => crate::html::render(scan, a, out)?,
+        ReportFormat::Markdown => {
+            let (files, titles): (Vec<ChartFile>, Vec<String>) = match charts {
+                ChartFiles::None => (Vec::new(), Vec::new()),
+                ChartFiles::Beside(dir) => crate::charts::all(scan, a)?
+                    .into_iter()
+                    .map(|c| {
+                        let file = ChartFile {
+                            path: format!("{dir}/{}.svg", c.id),
+                            svg: c.svg,
+                        };
+                        (file, c.title)
+                    })
+                    .unzip(),
+            };
+            write_doc(a, Style::Markdown, Some((scan, &files, &titles)), out)?;
+            return Ok(files);
+        }
     }
+    Ok(Vec::new())
 }
 
 pub fn render_history(
@@ -239,7 +281,7 @@ fn date_source_short(p: &PackageRef) -> String {
     }
 }
 
-fn list_kbs(pkgs: &[String], max: usize) -> String {
+pub(crate) fn list_kbs(pkgs: &[String], max: usize) -> String {
     let shown: Vec<String> = pkgs.iter().take(max).map(|p| printable(p)).collect();
     let more = pkgs.len().saturating_sub(max);
     if more > 0 {
@@ -249,12 +291,24 @@ fn list_kbs(pkgs: &[String], max: usize) -> String {
     }
 }
 
-fn write_doc(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
+/// The markdown-only parts: the scan (package details), the chart files and their titles.
+type MarkdownExtra<'a> = (&'a ScanReport, &'a [ChartFile], &'a [String]);
+
+fn write_doc(
+    a: &Analysis,
+    style: Style,
+    extra: Option<MarkdownExtra<'_>>,
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
     if style == Style::Markdown {
         writeln!(out, "# kbscan report\n")?;
     }
     summary(a, style, out)?;
     writeln!(out)?;
+    if let Some((_, files, titles)) = extra {
+        charts_md(files, titles, out)?;
+        writeln!(out)?;
+    }
     moves(a, style, out)?;
     writeln!(out)?;
     ceilings(a, style, out)?;
@@ -263,7 +317,94 @@ fn write_doc(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
     writeln!(out)?;
     forecasts(a, style, out)?;
     writeln!(out)?;
+    if let Some((scan, _, _)) = extra {
+        packages_md(scan, out)?;
+        writeln!(out)?;
+    }
     errors(a, style, out)?;
+    Ok(())
+}
+
+/// A relative link target: unreserved characters and `/` as they are, anything else
+/// percent-encoded, so a folder name with spaces or brackets still links.
+fn link_target(path: &str) -> String {
+    let mut r = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            r.push(b as char);
+        } else {
+            r.push_str(&format!("%{b:02X}"));
+        }
+    }
+    r
+}
+
+fn charts_md(
+    files: &[ChartFile],
+    titles: &[String],
+    out: &mut dyn Write,
+) -> Result<(), RenderError> {
+    heading(Style::Markdown, "Charts", out)?;
+    if files.is_empty() {
+        para(
+            Style::Markdown,
+            "Charts (a revision timeline per OS version line, and the components closest to \
+             their ceiling) need an output file: with -o FILE.md they are written as SVG files \
+             to FILE.charts/ beside it and linked here; standard output carries none. \
+             --format html embeds them in one page.",
+            out,
+        )?;
+        return Ok(());
+    }
+    for (f, t) in files.iter().zip(titles) {
+        writeln!(out, "![{}]({})\n", md(t), link_target(&f.path))?;
+    }
+    Ok(())
+}
+
+fn packages_md(scan: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
+    heading(
+        Style::Markdown,
+        &format!("Packages ({})", scan.packages.len()),
+        out,
+    )?;
+    para(
+        Style::Markdown,
+        "Every package in scan order (the summary lists the dated ones in release order).",
+        out,
+    )?;
+    let rows = scan
+        .packages
+        .iter()
+        .map(|p| {
+            vec![
+                printable(p.kb.as_deref().unwrap_or("-")),
+                printable(p.architecture.as_deref().unwrap_or("-")),
+                printable(p.dates.release.as_deref().unwrap_or("-")),
+                printable(p.release_type.as_deref().unwrap_or("-")),
+                p.components.len().to_string(),
+                p.files.len().to_string(),
+                p.errors.len().to_string(),
+                printable(&p.source),
+            ]
+        })
+        .collect();
+    Grid {
+        headers: &[
+            "KB",
+            "ARCH",
+            "DATE",
+            "TYPE",
+            "COMPONENTS",
+            "FILES",
+            "ERRORS",
+            "SOURCE",
+        ],
+        rows,
+        flex: None,
+        indent: 0,
+    }
+    .write(Style::Markdown, out)?;
     Ok(())
 }
 
@@ -552,7 +693,7 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
     Ok(())
 }
 
-fn signed(n: i32) -> String {
+pub(crate) fn signed(n: i32) -> String {
     if n > 0 {
         format!("+{n}")
     } else {
@@ -748,7 +889,7 @@ fn anomalies(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
     Ok(())
 }
 
-fn forecast_when(f: &Forecast) -> String {
+pub(crate) fn forecast_when(f: &Forecast) -> String {
     match f.status {
         ForecastStatus::Projected => f.projected_month.clone().unwrap_or_else(|| "-".into()),
         ForecastStatus::Exhausted => {
@@ -1032,6 +1173,14 @@ mod tests {
                 .chars()
                 .count(),
             20
+        );
+    }
+
+    #[test]
+    fn chart_links_are_percent_encoded() {
+        assert_eq!(
+            link_target("my report (1).charts/timeline-6.0.svg"),
+            "my%20report%20%281%29.charts/timeline-6.0.svg"
         );
     }
 

@@ -6,7 +6,9 @@
 //! package (that is the scanner's and the analyses' job) and never touches a terminal.
 
 pub mod analysis;
+pub mod charts;
 pub mod check;
+pub mod html;
 mod stream;
 
 pub use stream::Streamer;
@@ -31,10 +33,12 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
     #[error("CSV encoding failed: {0}")]
     Csv(#[from] csv::Error),
+    #[error("chart drawing failed: {0}")]
+    Chart(String),
+    #[error("HTML template failed: {0:#}")]
+    Template(#[from] minijinja::Error),
 }
 
-/// Pretty JSON with a trailing newline. Struct field order is fixed by the model and
-/// maps are `BTreeMap`, so the bytes are stable.
 impl RenderError {
     /// The reader of a pipe went away (`kbscan scan | head`): the caller's choice.
     pub fn is_broken_pipe(&self) -> bool {
@@ -45,11 +49,14 @@ impl RenderError {
                 csv::ErrorKind::Io(e) => Some(e.kind()),
                 _ => None,
             },
+            RenderError::Chart(_) | RenderError::Template(_) => None,
         };
         kind == Some(io::ErrorKind::BrokenPipe)
     }
 }
 
+/// Pretty JSON with a trailing newline. Struct field order is fixed by the model and
+/// maps are `BTreeMap`, so the bytes are stable.
 pub fn json(report: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")?;
