@@ -371,10 +371,9 @@ fn markdown_with_output_file_links_svg_charts_beside_it() {
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "<img src=x onerror=alert(3)>";
 
-/// A payload cabinet whose strings try to become markup: in the package identity, KB,
-/// release type, component name, file name and PE version strings. (The update.mum
-/// description/displayName/company are not part of the scan model, so they cannot reach
-/// a report.)
+/// A payload cabinet whose strings try to become markup: in the update.mum description,
+/// displayName and company, the package identity, KB, release type, component name, file
+/// name and PE version strings.
 fn hostile_cab() -> Vec<u8> {
     let evil = format!("{SCRIPT}\"q' & <b onmouseover=alert(2)>\u{1b}[31m\u{7}");
     let attr = |s: &str| {
@@ -456,6 +455,14 @@ fn hostile_package_strings_are_escaped_and_printable() {
         html.contains("&lt;img src=x onerror=alert(3)&gt;"),
         "component and file names"
     );
+    for field in ["display name", "description", "company"] {
+        assert!(
+            html.contains(&format!(
+                "<dt>{field}</dt><dd>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&quot;q&#x27;"
+            )),
+            "update.mum {field}"
+        );
+    }
     // … in the charts too (escaped by the SVG backend).
     assert!(
         html.contains("evil-&lt;img src=x onerror=alert(3)&gt;-&quot;q&apos;-&amp;-\\u{1b}[31m"),

@@ -60,6 +60,7 @@ fn pkg(kb: &str, arch: &str, date: Option<&str>, comps: &[(&str, &str, &str)]) -
         kb: Some(kb.to_string()),
         identity: None,
         release_type: Some("Security Update".into()),
+        about: Default::default(),
         architecture: Some(arch.to_string()),
         os_builds: Default::default(),
         os_family: None,

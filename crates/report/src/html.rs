@@ -144,6 +144,7 @@ struct PackageView {
     source: String,
     kind: String,
     identity: String,
+    about: Vec<Row>,
     arch: String,
     release_type: String,
     date: String,
@@ -339,6 +340,16 @@ fn package_view(p: &Package) -> PackageView {
             || "-".into(),
             |i| format!("{} {}", printable(&i.name), opt(i.version.as_deref())),
         ),
+        about: [
+            ("display name", &p.about.display_name),
+            ("description", &p.about.description),
+            ("company", &p.about.company),
+            ("copyright", &p.about.copyright),
+            ("support information", &p.about.support_information),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| Row(vec![k.into(), printable(v)])))
+        .collect(),
         arch: opt(p.architecture.as_deref()),
         release_type: opt(p.release_type.as_deref()),
         date: opt(p.dates.release.as_deref()),

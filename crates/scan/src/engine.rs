@@ -607,6 +607,7 @@ impl<'o> PackageBuilder<'o> {
                 kb: None,
                 identity: None,
                 release_type: None,
+                about: About::default(),
                 architecture: None,
                 os_builds: BTreeMap::new(),
                 os_family: None,
@@ -1278,6 +1279,13 @@ impl<'o> PackageBuilder<'o> {
             self.pkg.identity = Some(identity(&m.identity));
             self.pkg.kb = m.kb.clone();
             self.pkg.release_type = m.release_type.clone();
+            self.pkg.about = About {
+                display_name: m.display_name.clone(),
+                description: m.description.clone(),
+                company: m.company.clone(),
+                copyright: m.copyright.clone(),
+                support_information: m.support_information.clone(),
+            };
             self.pkg.architecture = m.identity.processor_architecture.clone();
             self.pkg.dates.created = m.creation_time_stamp.clone();
         }

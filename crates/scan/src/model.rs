@@ -148,6 +148,9 @@ pub struct Package {
     pub kb: Option<String>,
     pub identity: Option<Identity>,
     pub release_type: Option<String>,
+    /// What the package says about itself in its root `update.mum` (untrusted text).
+    #[serde(skip_serializing_if = "About::is_empty")]
+    pub about: About,
     pub architecture: Option<String>,
     /// OS builds (`major.minor.build`) its component versions carry, per architecture.
     pub os_builds: BTreeMap<String, Vec<OsBuild>>,
@@ -180,6 +183,32 @@ pub struct Identity {
     pub processor_architecture: Option<String>,
     pub language: Option<String>,
     pub public_key_token: Option<String>,
+}
+
+/// The descriptive attributes of the root `update.mum` `<assembly>`, as written.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct About {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copyright: Option<String>,
+    /// Usually a support URL (`http://support.microsoft.com/?kbid=…`); never fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub support_information: Option<String>,
+}
+
+impl About {
+    pub fn is_empty(&self) -> bool {
+        self.display_name.is_none()
+            && self.description.is_none()
+            && self.company.is_none()
+            && self.copyright.is_none()
+            && self.support_information.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
