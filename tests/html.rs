@@ -482,11 +482,7 @@ fn chromium() -> Option<PathBuf> {
     if fixed.is_file() {
         return Some(fixed);
     }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("chromium"))
-            .find(|p| p.is_file())
-    })
+    which("chromium")
 }
 
 /// Chromium, or `None` after printing why the test is skipped; panics instead when
@@ -789,4 +785,65 @@ fn png_stats(path: &Path) -> (usize, usize, usize) {
         }
     }
     (colours.len(), ink, total)
+}
+
+#[test]
+fn chromium_prints_the_collapsed_package_details() {
+    // Paper cannot expand a <details>: the print style opens them. Proof through the PDF's
+    // text, because a DOM dump shows closed details' content too.
+    let Some(chrome) = chromium_or_skip() else {
+        return;
+    };
+    let Some(pdftotext) = which("pdftotext") else {
+        if std::env::var_os("KBSCAN_REQUIRE_CHROMIUM").is_some_and(|v| v == "1") {
+            panic!("KBSCAN_REQUIRE_CHROMIUM=1 but pdftotext is not installed (poppler-utils)");
+        }
+        eprintln!("SKIP: pdftotext not installed (apt-get install poppler-utils)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path();
+    html_report(&root().join("corpus/synthetic"), work, "report.html", "2");
+    let page = work.join("report.html");
+    let html = std::fs::read_to_string(&page).expect("read report");
+    let file_tables = html.matches("<th>FileVersion string</th>").count();
+    assert!(
+        file_tables > 20,
+        "only {file_tables} per-package file tables"
+    );
+    assert!(
+        html.contains("<details class=\"package\">"),
+        "details are closed on screen"
+    );
+    let pdf = work.join("report.pdf");
+    run_chromium(
+        &chrome,
+        &page,
+        work,
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+    );
+    let out = Command::new(pdftotext)
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("run pdftotext");
+    assert!(out.status.success(), "pdftotext failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // At least once per table: a table that crosses a page repeats its header row.
+    let printed = text.matches("FileVersion string").count();
+    assert!(
+        printed >= file_tables,
+        "{printed} file-table headers on paper for {file_tables} packages: details printed closed?"
+    );
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
 }
