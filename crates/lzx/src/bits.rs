@@ -54,7 +54,11 @@ impl<'a> Bits<'a> {
     fn refill_slow(&mut self) {
         while self.n <= 48 {
             let lo = self.data.get(self.pos).copied().unwrap_or(0);
-            let hi = self.data.get(self.pos.wrapping_add(1)).copied().unwrap_or(0);
+            let hi = self
+                .data
+                .get(self.pos.wrapping_add(1))
+                .copied()
+                .unwrap_or(0);
             let w = u64::from(u16::from_le_bytes([lo, hi]));
             self.buf |= w << (48 - self.n);
             self.pos = self.pos.saturating_add(2);

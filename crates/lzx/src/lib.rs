@@ -390,7 +390,10 @@ impl Decoder {
             }
             dst += run;
             self.block_remaining -= run as u32;
-            if self.block == Block::Uncompressed && self.block_remaining == 0 && self.block_len & 1 == 1 {
+            if self.block == Block::Uncompressed
+                && self.block_remaining == 0
+                && self.block_len & 1 == 1
+            {
                 if byte_pos < input.len() {
                     byte_pos += 1;
                 } else {
@@ -509,9 +512,12 @@ impl Decoder {
                 }
                 c => return Err(Error::PretreeCode { tree, code: c }),
             };
-            let dst = lens
-                .get_mut(i..i + run)
-                .ok_or(Error::TreeRun { tree, at: i, run, len })?;
+            let dst = lens.get_mut(i..i + run).ok_or(Error::TreeRun {
+                tree,
+                at: i,
+                run,
+                len,
+            })?;
             dst.fill(value);
             i += run;
         }

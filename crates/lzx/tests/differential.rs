@@ -43,7 +43,10 @@ fn oracle(frames: &[LzxFrame], bits: u8) -> Vec<u8> {
 fn check(data: &[u8], bits: u8, opts: &LzxOptions) {
     let frames = compress_folder(data, bits, opts);
     let got = ours(&frames, bits).unwrap_or_else(|(i, e)| {
-        panic!("frame {i}: {e} (window {bits}, {opts:?}, {} bytes)", data.len())
+        panic!(
+            "frame {i}: {e} (window {bits}, {opts:?}, {} bytes)",
+            data.len()
+        )
     });
     if got != data {
         let at = got.iter().zip(data).position(|(a, b)| a != b);
@@ -53,7 +56,10 @@ fn check(data: &[u8], bits: u8, opts: &LzxOptions) {
             data.len()
         );
     }
-    assert!(oracle(&frames, bits) == got, "lzxd disagrees (window {bits}, {opts:?})");
+    assert!(
+        oracle(&frames, bits) == got,
+        "lzxd disagrees (window {bits}, {opts:?})"
+    );
 }
 
 fn random(len: usize, seed: u64) -> Vec<u8> {
@@ -81,7 +87,10 @@ fn mixed(len: usize, seed: u64) -> Vec<u8> {
                 out.push(0xE8);
                 out.extend_from_slice(&rel.to_le_bytes());
             }
-            2 => out.extend(std::iter::repeat_n(noise[i % len], (noise[(i + 3) % len] % 70) as usize)),
+            2 => out.extend(std::iter::repeat_n(
+                noise[i % len],
+                (noise[(i + 3) % len] % 70) as usize,
+            )),
             3 if out.len() > 1000 => {
                 let back = 1 + (usize::from(noise[(i + 4) % len]) << 4) % out.len().min(900_000);
                 let n = 3 + (noise[(i + 5) % len] as usize) * 2 % 300;
@@ -104,7 +113,10 @@ fn every_window_kind_and_e8() {
     for bits in 15..=21u8 {
         for kind in KINDS {
             for e8 in [false, true] {
-                let opts = LzxOptions { block_kind: kind, e8 };
+                let opts = LzxOptions {
+                    block_kind: kind,
+                    e8,
+                };
                 check(&mixed(5 * FRAME_SIZE + 1234, u64::from(bits)), bits, &opts);
             }
         }
@@ -116,8 +128,15 @@ fn window_wraps_many_times() {
     // Small windows wrap often; long-distance copies reach across the wrap point.
     for bits in [15u8, 16, 17] {
         for kind in [BlockKind::Verbatim, BlockKind::Mixed, BlockKind::Aligned] {
-            let opts = LzxOptions { block_kind: kind, e8: true };
-            check(&mixed((1 << bits) * 5 + 777, 9 + u64::from(bits)), bits, &opts);
+            let opts = LzxOptions {
+                block_kind: kind,
+                e8: true,
+            };
+            check(
+                &mixed((1 << bits) * 5 + 777, 9 + u64::from(bits)),
+                bits,
+                &opts,
+            );
         }
     }
 }
@@ -128,7 +147,14 @@ fn big_window_long_distances() {
     data.extend_from_within(..);
     data.extend_from_slice(&mixed(300_000, 6));
     for kind in KINDS {
-        check(&data, 21, &LzxOptions { block_kind: kind, e8: true });
+        check(
+            &data,
+            21,
+            &LzxOptions {
+                block_kind: kind,
+                e8: true,
+            },
+        );
     }
 }
 
@@ -136,8 +162,22 @@ fn big_window_long_distances() {
 fn tiny_and_edge_lengths() {
     for kind in KINDS {
         for e8 in [false, true] {
-            let opts = LzxOptions { block_kind: kind, e8 };
-            for len in [1, 2, 3, 10, 11, 12, 100, FRAME_SIZE - 1, FRAME_SIZE, FRAME_SIZE + 1] {
+            let opts = LzxOptions {
+                block_kind: kind,
+                e8,
+            };
+            for len in [
+                1,
+                2,
+                3,
+                10,
+                11,
+                12,
+                100,
+                FRAME_SIZE - 1,
+                FRAME_SIZE,
+                FRAME_SIZE + 1,
+            ] {
                 check(&mixed(len, len as u64), 15, &opts);
                 check(&[0xE8; 40][..len.min(40)], 15, &opts);
                 check(&vec![0u8; len], 16, &opts);
@@ -159,7 +199,10 @@ fn e8_absolute_zero_is_translated() {
         data[pos + 1..pos + 5].copy_from_slice(&(-(pos as i32)).to_le_bytes());
     }
     for kind in KINDS {
-        let opts = LzxOptions { block_kind: kind, e8: true };
+        let opts = LzxOptions {
+            block_kind: kind,
+            e8: true,
+        };
         let frames = compress_folder(&data, 16, &opts);
         assert_eq!(ours(&frames, 16).expect("decode"), data, "{kind:?}");
     }
@@ -170,11 +213,21 @@ fn decoder_reuse_and_reset() {
     let data = mixed(3 * FRAME_SIZE + 5, 42);
     let mut d = Decoder::new(21).unwrap();
     for bits in [21u8, 15, 18, 21] {
-        let frames = compress_folder(&data, bits, &LzxOptions { block_kind: BlockKind::Mixed, e8: true });
+        let frames = compress_folder(
+            &data,
+            bits,
+            &LzxOptions {
+                block_kind: BlockKind::Mixed,
+                e8: true,
+            },
+        );
         d.reset(bits).unwrap();
         let mut out = Vec::new();
         for f in &frames {
-            out.extend_from_slice(d.decode_frame(&f.compressed, usize::from(f.uncompressed_len)).unwrap());
+            out.extend_from_slice(
+                d.decode_frame(&f.compressed, usize::from(f.uncompressed_len))
+                    .unwrap(),
+            );
         }
         assert_eq!(out, data, "window {bits}");
     }
@@ -196,17 +249,32 @@ fn bad_inputs_give_specific_errors() {
     let cut = &frames[0].compressed[..frames[0].compressed.len() / 2];
     d.reset(15).unwrap();
     let e = d.decode_frame(cut, FRAME_SIZE).unwrap_err();
-    assert!(matches!(e, Error::Overrun { .. } | Error::MatchPastEnd { .. } | Error::OffsetBeyondOutput { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Overrun { .. } | Error::MatchPastEnd { .. } | Error::OffsetBeyondOutput { .. }
+        ),
+        "{e}"
+    );
     // Declared frame longer than the stream's block.
     let frames = compress_folder(&mixed(1000, 1), 15, &LzxOptions::default());
     d.reset(15).unwrap();
     let e = d.decode_frame(&frames[0].compressed, 2000).unwrap_err();
-    assert!(matches!(e, Error::BlockType(_) | Error::Overrun { .. } | Error::BlockSizeZero), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::BlockType(_) | Error::Overrun { .. } | Error::BlockSizeZero
+        ),
+        "{e}"
+    );
     // A short frame must be the last.
     let frames = compress_folder(&mixed(2 * FRAME_SIZE, 1), 15, &LzxOptions::default());
     d.reset(15).unwrap();
     let _ = d.decode_frame(&frames[0].compressed, 1000);
-    assert!(matches!(d.decode_frame(&frames[1].compressed, FRAME_SIZE), Err(Error::AfterShortFrame { .. }) | Err(Error::Poisoned)));
+    assert!(matches!(
+        d.decode_frame(&frames[1].compressed, FRAME_SIZE),
+        Err(Error::AfterShortFrame { .. }) | Err(Error::Poisoned)
+    ));
 }
 
 /// Every single-byte corruption of a small mixed stream: no panic, and whatever succeeds is
@@ -214,7 +282,14 @@ fn bad_inputs_give_specific_errors() {
 #[test]
 fn corruptions_never_panic() {
     let data = mixed(2 * FRAME_SIZE + 300, 3);
-    let frames = compress_folder(&data, 15, &LzxOptions { block_kind: BlockKind::Mixed, e8: true });
+    let frames = compress_folder(
+        &data,
+        15,
+        &LzxOptions {
+            block_kind: BlockKind::Mixed,
+            e8: true,
+        },
+    );
     let mut d = Decoder::new(15).unwrap();
     let mut runs = 0;
     for fi in 0..frames.len() {
