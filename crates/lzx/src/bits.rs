@@ -1,49 +1,66 @@
 //! MSB-first bits packed in 16-bit little-endian words, read from one CFDATA payload.
 //!
-//! The reader never fails: past the end of its input it supplies zero words and remembers how
-//! far it went, so the hot decode loop has no error paths for input exhaustion. Callers check
+//! The words are first byte-swapped into a scratch buffer ([`swap_words`]), which turns the
+//! stream into a plain MSB-first byte stream: a refill is then one unaligned big-endian 8-byte
+//! load that tops the buffer up to 56..=63 bits, enough for a whole match (main symbol 16 +
+//! length symbol 16 + footer 17, or 14 + aligned symbol 7) without a second refill.
+//!
+//! The reader never fails: past the end of its input it supplies zeros and remembers how far
+//! it went, so the hot decode loop has no error paths for input exhaustion. Callers check
 //! [`Bits::overrun`] at every block header and at the end of every frame, which bounds the
 //! work done on a truncated stream to one frame.
 
-/// A 64-bit bit buffer over `data`, starting at some byte offset (the word stream may start at
-/// an odd offset after an uncompressed block).
+/// Zero bytes after the swapped words, so that refills near the end stay on the fast path.
+pub(crate) const PAD: usize = 16;
+
+/// Writes `input` as big-endian words into `out` (cleared first), followed by [`PAD`] zero
+/// bytes. An odd trailing byte is the low half of a word whose high half is missing (zero).
+pub(crate) fn swap_words(input: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut pairs = input.chunks_exact(2);
+    out.extend(pairs.by_ref().flat_map(|w| [w[1], w[0]]));
+    if let [lo] = pairs.remainder() {
+        out.extend_from_slice(&[0, *lo]);
+    }
+    out.resize(out.len() + PAD, 0);
+}
+
+/// A 64-bit bit buffer over a word-swapped stream (see [`swap_words`]).
 pub(crate) struct Bits<'a> {
+    /// Swapped stream plus padding.
     data: &'a [u8],
+    /// Real stream bytes (without padding).
+    len: usize,
     /// Next byte to load; may run past `data.len()` (those bytes read as zero).
     pos: usize,
-    /// Valid bits, left-aligned. Bits below the valid ones are either zero or the exact next
-    /// stream bits (a refill may load more than it counts), so OR-ing a refill is idempotent.
+    /// Valid bits, left-aligned. The bits below them are zero or the exact next stream bits
+    /// (a refill loads more than it counts), so OR-ing in a refill is idempotent.
     buf: u64,
     /// Number of valid bits in `buf`.
     n: u32,
 }
 
 impl<'a> Bits<'a> {
-    pub(crate) fn new(data: &'a [u8], at: usize) -> Self {
+    /// `data` from [`swap_words`] of a `len`-byte stream.
+    pub(crate) fn new(data: &'a [u8], len: usize) -> Self {
         Bits {
             data,
-            pos: at,
+            len,
+            pos: 0,
             buf: 0,
             n: 0,
         }
     }
 
-    /// Ensures at least 48 valid bits.
+    /// Ensures at least 56 valid bits.
     #[inline(always)]
     pub(crate) fn refill(&mut self) {
-        if self.n >= 48 {
-            return;
-        }
         if let Some(b) = self.data.get(self.pos..self.pos.wrapping_add(8)) {
-            let mut le = [0u8; 8];
-            le.copy_from_slice(b);
-            let x = u64::from_le_bytes(le);
-            // Four LE words w0..w3 (w0 first in the stream) → w0 w1 w2 w3 from the top.
-            let v = (x << 48) | ((x & 0xFFFF_0000) << 16) | ((x >> 16) & 0xFFFF_0000) | (x >> 48);
-            self.buf |= v >> self.n;
-            let words = (64 - self.n) / 16;
-            self.pos += 2 * words as usize;
-            self.n += 16 * words;
+            let mut be = [0u8; 8];
+            be.copy_from_slice(b);
+            self.buf |= u64::from_be_bytes(be) >> self.n;
+            self.pos += (63 - self.n as usize) >> 3;
+            self.n |= 56;
         } else {
             self.refill_slow();
         }
@@ -52,21 +69,15 @@ impl<'a> Bits<'a> {
     #[cold]
     #[inline(never)]
     fn refill_slow(&mut self) {
-        while self.n <= 48 {
-            let lo = self.data.get(self.pos).copied().unwrap_or(0);
-            let hi = self
-                .data
-                .get(self.pos.wrapping_add(1))
-                .copied()
-                .unwrap_or(0);
-            let w = u64::from(u16::from_le_bytes([lo, hi]));
-            self.buf |= w << (48 - self.n);
-            self.pos = self.pos.saturating_add(2);
-            self.n += 16;
+        while self.n < 56 {
+            let b = self.data.get(self.pos).copied().unwrap_or(0);
+            self.buf |= u64::from(b) << (56 - self.n);
+            self.pos = self.pos.saturating_add(1);
+            self.n += 8;
         }
     }
 
-    /// The top 64 bits (only the first `n` are meaningful).
+    /// The buffered bits, left-aligned (only the first `n` are meaningful).
     #[inline(always)]
     pub(crate) fn peek_buf(&self) -> u64 {
         self.buf
@@ -99,25 +110,28 @@ impl<'a> Bits<'a> {
         self.take(k)
     }
 
+    /// Bits consumed so far.
+    fn consumed(&self) -> u64 {
+        self.pos as u64 * 8 - u64::from(self.n)
+    }
+
     /// Bits consumed beyond the end of the input, if any.
     pub(crate) fn overrun(&self) -> bool {
-        let loaded = self.pos as u64 * 8;
-        let consumed = loaded - u64::from(self.n);
-        consumed > self.data.len() as u64 * 8
+        self.consumed() > self.len as u64 * 8
     }
 
     /// Skips to the next 16-bit boundary of the word stream (a no-op when aligned).
     pub(crate) fn align_word(&mut self) {
-        self.consume(self.n % 16);
+        self.refill();
+        let k = ((16 - self.consumed() % 16) % 16) as u32;
+        self.consume(k);
     }
 
     /// For an uncompressed block header: skips 1 to 16 padding bits to the next word boundary
-    /// (a whole word when already aligned) and returns the byte offset that follows.
+    /// (a whole word when already aligned) and returns the stream byte offset that follows.
     pub(crate) fn byte_pos_after_padding(&mut self) -> usize {
-        self.refill();
-        let partial = self.n % 16;
-        self.consume(if partial == 0 { 16 } else { partial });
-        // Whole words still buffered are unread input.
-        self.pos - (self.n / 8) as usize
+        let c = self.consumed();
+        let skip = 16 - c % 16;
+        usize::try_from((c + skip) / 8).unwrap_or(usize::MAX)
     }
 }

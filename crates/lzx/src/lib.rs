@@ -158,6 +158,8 @@ pub struct Decoder {
     aligned: Huff<128, ALIGNED_SYMS>,
     pre: Huff<256, PRETREE_SYMS>,
     e8_buf: Vec<u8>,
+    /// Word-swapped copy of the current CFDATA from the bit stream's origin (see `bits`).
+    swapped: Vec<u8>,
 }
 
 /// `(position slots, main tree size)` for a window.
@@ -183,8 +185,9 @@ const fn extra_bits(slot: usize) -> u32 {
     }
 }
 
-const EXTRA: [u8; MAX_SLOTS] = {
-    let mut t = [0u8; MAX_SLOTS];
+/// Footer bits per slot (64 entries so that `slot & 63` needs no bounds check).
+const EXTRA: [u8; 64] = {
+    let mut t = [0u8; 64];
     let mut i = 0;
     while i < MAX_SLOTS {
         t[i] = extra_bits(i) as u8;
@@ -194,8 +197,8 @@ const EXTRA: [u8; MAX_SLOTS] = {
 };
 
 /// Formatted offset base of each slot (the match offset is `base + footer - 2`).
-const BASE: [u32; MAX_SLOTS] = {
-    let mut t = [0u32; MAX_SLOTS];
+const BASE: [u32; 64] = {
+    let mut t = [0u32; 64];
     let mut i = 1;
     while i < MAX_SLOTS {
         t[i] = t[i - 1] + (1 << extra_bits(i - 1));
@@ -232,6 +235,7 @@ impl Decoder {
             aligned: Huff::new(),
             pre: Huff::new(),
             e8_buf: vec![0; FRAME_SIZE],
+            swapped: Vec::with_capacity(usize::from(u16::MAX) + bits::PAD + 2),
         };
         d.reset(window_bits)?;
         Ok(d)
@@ -289,7 +293,10 @@ impl Decoder {
             });
         }
         self.poisoned = true;
-        self.frame(input, out_len)?;
+        let mut swapped = std::mem::take(&mut self.swapped);
+        let res = self.frame(input, out_len, &mut swapped);
+        self.swapped = swapped;
+        res?;
         self.poisoned = false;
 
         let start = self.pos;
@@ -315,7 +322,7 @@ impl Decoder {
         }
     }
 
-    fn frame(&mut self, input: &[u8], out_len: usize) -> Result<(), Error> {
+    fn frame(&mut self, input: &[u8], out_len: usize, swapped: &mut Vec<u8>) -> Result<(), Error> {
         let frame = self.frames;
         let truncated = |need: usize, at: usize| Error::Truncated {
             frame,
@@ -328,7 +335,10 @@ impl Decoder {
         let start = usize::from(self.pad_pending);
         self.pad_pending = false;
         let mut byte_pos = start;
-        let mut bits = Bits::new(input, start);
+        // The bit stream's origin in `input` (it moves after an uncompressed block).
+        let mut origin = start;
+        bits::swap_words(input.get(origin..).unwrap_or(&[]), swapped);
+        let mut bits = Bits::new(swapped, input.len().saturating_sub(origin));
 
         if !self.header_read {
             self.header_read = true;
@@ -344,7 +354,9 @@ impl Decoder {
         while dst < frame_end {
             if self.block_remaining == 0 {
                 if byte_mode {
-                    bits = Bits::new(input, byte_pos);
+                    origin = byte_pos;
+                    bits::swap_words(input.get(origin..).unwrap_or(&[]), swapped);
+                    bits = Bits::new(swapped, input.len().saturating_sub(origin));
                     byte_mode = false;
                 }
                 self.read_block_header(&mut bits)?;
@@ -355,7 +367,7 @@ impl Decoder {
                     });
                 }
                 if self.block == Block::Uncompressed {
-                    byte_pos = bits.byte_pos_after_padding();
+                    byte_pos = origin.saturating_add(bits.byte_pos_after_padding());
                     let hdr = byte_pos
                         .checked_add(12)
                         .and_then(|e| input.get(byte_pos..e))
@@ -574,15 +586,15 @@ impl Decoder {
                     r[0]
                 }
                 _ => {
-                    bits.refill();
-                    let extra = u32::from(EXTRA[slot]);
+                    // No refill: 56 bits cover main + length symbols + the longest footer.
+                    let extra = u32::from(EXTRA[slot & 63]);
                     let footer = if ALIGNED && extra >= 3 {
                         let v = bits.take(extra - 3) << 3;
                         v + u32::from(aligned.decode(bits).unwrap_or(0))
                     } else {
                         bits.take(extra)
                     };
-                    let o = BASE[slot] + footer - 2;
+                    let o = BASE[slot & 63].wrapping_add(footer).wrapping_sub(2);
                     r = [o, r[0], r[1]];
                     o
                 }
