@@ -16,13 +16,25 @@ pub(crate) const PAD: usize = 16;
 /// Writes `input` as big-endian words into `out` (cleared first), followed by [`PAD`] zero
 /// bytes. An odd trailing byte is the low half of a word whose high half is missing (zero).
 pub(crate) fn swap_words(input: &[u8], out: &mut Vec<u8>) {
+    let words = input.len().div_ceil(2) * 2;
     out.clear();
-    let mut pairs = input.chunks_exact(2);
-    out.extend(pairs.by_ref().flat_map(|w| [w[1], w[0]]));
-    if let [lo] = pairs.remainder() {
-        out.extend_from_slice(&[0, *lo]);
+    out.resize(words + PAD, 0);
+    // Eight bytes at a time (swap the bytes of each 16-bit lane), then the tail.
+    let mut dst = out.chunks_exact_mut(8);
+    let mut src = input.chunks_exact(8);
+    for (d, s) in dst.by_ref().zip(src.by_ref()) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(s);
+        let x = u64::from_le_bytes(b);
+        let y = ((x >> 8) & 0x00FF_00FF_00FF_00FF) | ((x & 0x00FF_00FF_00FF_00FF) << 8);
+        d.copy_from_slice(&y.to_le_bytes());
     }
-    out.resize(out.len() + PAD, 0);
+    let done = input.len() - src.remainder().len();
+    for (i, &b) in src.remainder().iter().enumerate() {
+        if let Some(o) = out.get_mut((done + i) ^ 1) {
+            *o = b;
+        }
+    }
 }
 
 /// A 64-bit bit buffer over a word-swapped stream (see [`swap_words`]).

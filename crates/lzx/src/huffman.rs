@@ -98,20 +98,36 @@ impl<const F: usize, const S: usize> Huff<F, S> {
                 next[l] += 1;
             }
         }
-        // Fast table: every short code fills its 2^(BITS - len) entries; prefixes of long
-        // codes stay 0 and go to the fallback.
-        self.fast.fill(0);
+        // Fast table: every short code fills its 2^(BITS - len) entries, every long code
+        // marks its BITS-bit prefix 0 ("go to the fallback"). The code is complete, so that
+        // covers every entry and the table needs no clearing first.
         let bits = Self::BITS as usize;
-        for len in 1..=bits.min(MAX_LEN) {
+        for len in 1..=MAX_LEN {
             let first = self.first_code[len] as usize;
             let start = usize::from(self.first_index[len]);
             let n = usize::from(count[len]);
+            if len > bits {
+                let shift = len - bits;
+                for k in 0..n {
+                    if let Some(e) = self.fast.get_mut((first + k) >> shift) {
+                        *e = 0;
+                    }
+                }
+                continue;
+            }
             let span = 1usize << (bits - len);
             for k in 0..n {
                 let sym = u32::from(self.sorted.get(start + k).copied().unwrap_or(0));
+                let v = sym << 8 | len as u32;
                 let from = (first + k) << (bits - len);
                 if let Some(entries) = self.fast.get_mut(from..from + span) {
-                    entries.fill(sym << 8 | len as u32);
+                    if span <= 8 {
+                        for e in entries {
+                            *e = v;
+                        }
+                    } else {
+                        entries.fill(v);
+                    }
                 }
             }
         }

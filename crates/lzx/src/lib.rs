@@ -530,7 +530,9 @@ impl Decoder {
                 run,
                 len,
             })?;
-            dst.fill(value);
+            for l in dst {
+                *l = value;
+            }
             i += run;
         }
         Ok(())
@@ -554,20 +556,32 @@ impl Decoder {
         let main = &self.main;
         let length = &self.length;
         let aligned = &self.aligned;
+        let empty_main = || Error::Tree {
+            tree: "main",
+            shape: "all zero",
+        };
         while dst < end {
             bits.refill();
-            let Some(sym) = main.decode(bits) else {
-                return Err(Error::Tree {
-                    tree: "main",
-                    shape: "all zero",
-                });
-            };
+            let mut sym = main.decode(bits).ok_or_else(empty_main)?;
             if sym < 256 {
+                // A literal used at most 16 of the 56+ bits: a second symbol fits without a
+                // refill, and a match after it refills once for its length and footer.
                 if let Some(b) = win.get_mut(dst) {
                     *b = sym as u8;
                 }
                 dst += 1;
-                continue;
+                if dst >= end {
+                    break;
+                }
+                sym = main.decode(bits).ok_or_else(empty_main)?;
+                if sym < 256 {
+                    if let Some(b) = win.get_mut(dst) {
+                        *b = sym as u8;
+                    }
+                    dst += 1;
+                    continue;
+                }
+                bits.refill();
             }
             let s = usize::from(sym) - NUM_CHARS;
             let mut len = (s & 7) + 2;
@@ -642,21 +656,38 @@ fn tree_error(tree: &'static str, s: Shape) -> Error {
 /// Copies a match of `len` bytes from `off` back; `dst + len <= cap`, `0 < off <= window`.
 #[inline(always)]
 fn copy_match(win: &mut [u8], cap: usize, dst: usize, off: usize, len: usize) {
-    if off <= dst {
-        let src = dst - off;
-        if off >= len {
-            if len <= 16 {
-                // Whole 16-byte chunk: bytes past `len` land in the slack or in window
-                // positions whose contents are more than a window old (see the module doc).
-                if let (Some(s), true) = (win.get(src..src + 16), dst + 16 <= win.len()) {
-                    let mut t = [0u8; 16];
-                    t.copy_from_slice(s);
-                    win[dst..dst + 16].copy_from_slice(&t);
-                    return;
-                }
+    let src = if off <= dst {
+        dst - off
+    } else {
+        dst + cap - off
+    };
+    if off >= 16 && src + len <= cap {
+        // 16-byte chunks: each chunk's source lies wholly before its destination (or, for a
+        // source in the previous lap, at least 32 KiB after it). Bytes written past `len`
+        // land in the slack or in positions more than a window old (see the module doc).
+        let mut i = 0;
+        while i < len {
+            let (s, d) = (src + i, dst + i);
+            let mut t = [0u8; 16];
+            match win.get(s..s + 16) {
+                Some(b) => t.copy_from_slice(b),
+                None => return,
             }
-            win.copy_within(src..src + len, dst);
-        } else if off == 1 {
+            match win.get_mut(d..d + 16) {
+                Some(b) => b.copy_from_slice(&t),
+                None => return,
+            }
+            i += 16;
+        }
+        return;
+    }
+    copy_match_slow(win, cap, dst, src, off, len);
+}
+
+#[inline(never)]
+fn copy_match_slow(win: &mut [u8], cap: usize, dst: usize, src: usize, off: usize, len: usize) {
+    if off <= dst {
+        if off == 1 {
             let b = win[src];
             win[dst..dst + len].fill(b);
         } else if off >= 8 {
@@ -673,16 +704,11 @@ fn copy_match(win: &mut [u8], cap: usize, dst: usize, off: usize, len: usize) {
             }
         }
     } else {
-        // The source is in the previous lap of the window.
-        let src = dst + cap - off;
-        if src + len <= cap {
-            win.copy_within(src..src + len, dst);
-        } else {
-            for i in 0..len {
-                let s = src + i;
-                let s = if s >= cap { s - cap } else { s };
-                win[dst + i] = win[s];
-            }
+        // The source is in the previous lap and may wrap around its end.
+        for i in 0..len {
+            let s = src + i;
+            let s = if s >= cap { s - cap } else { s };
+            win[dst + i] = win[s];
         }
     }
 }
