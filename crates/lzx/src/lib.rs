@@ -153,8 +153,8 @@ pub struct Decoder {
     raw_continues: bool,
     main_lens: [u8; MAIN_MAX],
     len_lens: [u8; LENGTH_SYMS],
-    main: Huff<4096, MAIN_MAX>,
-    length: Huff<4096, LENGTH_SYMS>,
+    main: Huff<2048, MAIN_MAX>,
+    length: Huff<1024, LENGTH_SYMS>,
     aligned: Huff<128, ALIGNED_SYMS>,
     pre: Huff<256, PRETREE_SYMS>,
     e8_buf: Vec<u8>,
@@ -496,7 +496,6 @@ impl Decoder {
         }
         self.pre.build(&pl).map_err(|s| tree_error("pretree", s))?;
         let pre_code = |pre: &Huff<256, PRETREE_SYMS>, bits: &mut Bits<'_>| {
-            bits.refill();
             pre.decode(bits).ok_or(Error::Tree {
                 tree: "pretree",
                 shape: "all zero",
@@ -505,16 +504,21 @@ impl Decoder {
         let len = lens.len();
         let mut i = 0;
         while i < len {
+            // One refill per element: code (<= 15 bits) + run bits (<= 5) + code (<= 15).
+            bits.refill();
             let code = pre_code(&self.pre, bits)?;
             let (run, value) = match code {
                 0..=16 => {
-                    let prev = lens[i];
-                    (1, ((u16::from(prev) + 17 - code) % 17) as u8)
+                    if let Some(l) = lens.get_mut(i) {
+                        *l = ((u16::from(*l) + 17 - code) % 17) as u8;
+                    }
+                    i += 1;
+                    continue;
                 }
-                17 => (4 + bits.read(4) as usize, 0),
-                18 => (20 + bits.read(5) as usize, 0),
+                17 => (4 + bits.take(4) as usize, 0),
+                18 => (20 + bits.take(5) as usize, 0),
                 19 => {
-                    let run = 4 + bits.read(1) as usize;
+                    let run = 4 + bits.take(1) as usize;
                     let c = pre_code(&self.pre, bits)?;
                     if c > 16 {
                         return Err(Error::PretreeCode { tree, code: c });
