@@ -38,6 +38,7 @@ pub(crate) fn swap_words(input: &[u8], out: &mut Vec<u8>) {
 }
 
 /// A 64-bit bit buffer over a word-swapped stream (see [`swap_words`]).
+#[derive(Clone)]
 pub(crate) struct Bits<'a> {
     /// Swapped stream plus padding.
     data: &'a [u8],
@@ -74,18 +75,7 @@ impl<'a> Bits<'a> {
             self.pos += (63 - self.n as usize) >> 3;
             self.n |= 56;
         } else {
-            self.refill_slow();
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn refill_slow(&mut self) {
-        while self.n < 56 {
-            let b = self.data.get(self.pos).copied().unwrap_or(0);
-            self.buf |= u64::from(b) << (56 - self.n);
-            self.pos = self.pos.saturating_add(1);
-            self.n += 8;
+            (self.pos, self.buf, self.n) = refill_slow(self.data, self.pos, self.buf, self.n);
         }
     }
 
@@ -146,4 +136,18 @@ impl<'a> Bits<'a> {
         let skip = 16 - c % 16;
         usize::try_from((c + skip) / 8).unwrap_or(usize::MAX)
     }
+}
+
+/// Byte-at-a-time refill near (or past) the end of the input. Takes and returns the state by
+/// value: a `&mut Bits` passed out of line would keep the reader out of registers.
+#[cold]
+#[inline(never)]
+fn refill_slow(data: &[u8], mut pos: usize, mut buf: u64, mut n: u32) -> (usize, u64, u32) {
+    while n < 56 {
+        let b = data.get(pos).copied().unwrap_or(0);
+        buf |= u64::from(b) << (56 - n);
+        pos = pos.saturating_add(1);
+        n += 8;
+    }
+    (pos, buf, n)
 }

@@ -143,23 +143,27 @@ impl<const F: usize, const S: usize> Huff<F, S> {
             bits.consume(e & 0xFF);
             return Some((e >> 8) as u16);
         }
-        self.decode_long(bits)
+        // The fallback gets the bits by value: passing the reader out of line would force
+        // it out of registers in the decode loop.
+        let (sym, len) = self.decode_long((bits.peek_buf() >> 48) as u32)?;
+        bits.consume(len);
+        Some(sym)
     }
 
+    /// Canonical decoding of a code longer than the table from the next 16 bits `c16`;
+    /// returns the symbol and its length.
     #[cold]
     #[inline(never)]
-    fn decode_long(&self, bits: &mut Bits<'_>) -> Option<u16> {
+    fn decode_long(&self, c16: u32) -> Option<(u16, u32)> {
         if self.empty {
             return None;
         }
-        let c16 = (bits.peek_buf() >> 48) as u32;
         for len in (Self::BITS as usize + 1)..=MAX_LEN {
             let code = c16 >> (MAX_LEN - len);
             let d = code.wrapping_sub(self.first_code[len]);
             if d < u32::from(self.count[len]) {
-                bits.consume(len as u32);
                 let i = usize::from(self.first_index[len]) + d as usize;
-                return self.sorted.get(i).copied();
+                return Some((*self.sorted.get(i)?, len as u32));
             }
         }
         None

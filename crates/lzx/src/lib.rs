@@ -546,10 +546,14 @@ impl Decoder {
     /// block).
     fn run_compressed<const ALIGNED: bool>(
         &mut self,
-        bits: &mut Bits<'_>,
+        bits_out: &mut Bits<'_>,
         mut dst: usize,
         end: usize,
     ) -> Result<(), Error> {
+        // A local copy that is never address-taken keeps the bit buffer in registers (the
+        // caller's reader is also passed to out-of-line tree reading, so it lives in memory).
+        let mut reader = bits_out.clone();
+        let bits = &mut reader;
         let cap = self.cap;
         let window_size = self.window_size;
         // Bytes of this stream already in the window at `dst`, minus `dst` (so `dst + history`
@@ -643,6 +647,7 @@ impl Decoder {
             dst += len;
         }
         self.r = r;
+        *bits_out = reader;
         Ok(())
     }
 }
