@@ -670,6 +670,17 @@ fn copy_match(win: &mut [u8], cap: usize, dst: usize, off: usize, len: usize) {
     } else {
         dst + cap - off
     };
+    if len <= 8 && off >= 8 && src + 8 <= cap {
+        let mut t = [0u8; 8];
+        match win.get(src..src + 8) {
+            Some(b) => t.copy_from_slice(b),
+            None => return,
+        }
+        if let Some(b) = win.get_mut(dst..dst + 8) {
+            b.copy_from_slice(&t);
+        }
+        return;
+    }
     if off >= 16 && src + len <= cap {
         // 16-byte chunks: each chunk's source lies wholly before its destination (or, for a
         // source in the previous lap, at least 32 KiB after it). Bytes written past `len`
