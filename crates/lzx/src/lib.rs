@@ -559,6 +559,8 @@ impl Decoder {
         // Bytes of this stream already in the window at `dst`, minus `dst` (so `dst + history`
         // is the reachable distance; capped at the window).
         let history = self.total as i64 - self.pos as i64;
+        // Once a whole window has been decoded, every offset up to the window is reachable.
+        let full = self.total >= window_size as u64;
         let mut r = self.r;
         let win = &mut self.win[..];
         let main = &self.main;
@@ -587,7 +589,18 @@ impl Decoder {
                         *b = sym as u8;
                     }
                     dst += 1;
-                    continue;
+                    if dst >= end {
+                        break;
+                    }
+                    // A third symbol still fits (3 x 16 <= 56).
+                    sym = main.decode(bits).ok_or_else(empty_main)?;
+                    if sym < 256 {
+                        if let Some(b) = win.get_mut(dst) {
+                            *b = sym as u8;
+                        }
+                        dst += 1;
+                        continue;
+                    }
                 }
                 bits.refill();
             }
@@ -628,8 +641,13 @@ impl Decoder {
                     over: len - (end - dst),
                 });
             }
-            let available = (history + dst as i64) as u64;
-            if off == 0 || off as u64 > available || off > window_size {
+            let reach = if full {
+                window_size
+            } else {
+                ((history + dst as i64) as usize).min(window_size)
+            };
+            if off.wrapping_sub(1) >= reach {
+                let available = (history + dst as i64) as u64;
                 self.r = r;
                 return Err(if off > window_size {
                     Error::OffsetBeyondWindow {
