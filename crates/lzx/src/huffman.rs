@@ -20,8 +20,9 @@ pub(crate) enum Shape {
 
 /// One Huffman tree. `F` fast-table entries; `S` the largest alphabet it is used for.
 pub(crate) struct Huff<const F: usize, const S: usize> {
-    /// `symbol << 8 | length`, or 0 for "code longer than the table" (or empty tree).
-    fast: Box<[u32; F]>,
+    /// `symbol << 4 | length`, or 0 for "code longer than the table" (or empty tree).
+    /// `u16` keeps the 2048-entry main table at 4 KiB.
+    fast: Box<[u16; F]>,
     /// Codes per length.
     count: [u16; MAX_LEN + 1],
     /// First canonical code of each length.
@@ -39,7 +40,7 @@ impl<const F: usize, const S: usize> Huff<F, S> {
 
     pub(crate) fn new() -> Self {
         Huff {
-            fast: vec![0u32; F]
+            fast: vec![0u16; F]
                 .into_boxed_slice()
                 .try_into()
                 .unwrap_or_else(|_| unreachable!()),
@@ -117,8 +118,8 @@ impl<const F: usize, const S: usize> Huff<F, S> {
             }
             let span = 1usize << (bits - len);
             for k in 0..n {
-                let sym = u32::from(self.sorted.get(start + k).copied().unwrap_or(0));
-                let v = sym << 8 | len as u32;
+                let sym = self.sorted.get(start + k).copied().unwrap_or(0);
+                let v = sym << 4 | len as u16;
                 let from = (first + k) << (bits - len);
                 if let Some(entries) = self.fast.get_mut(from..from + span) {
                     if span <= 8 {
@@ -139,9 +140,9 @@ impl<const F: usize, const S: usize> Huff<F, S> {
     #[inline(always)]
     pub(crate) fn decode(&self, bits: &mut Bits<'_>) -> Option<u16> {
         let e = self.fast[(bits.peek_buf() >> (64 - Self::BITS)) as usize];
-        if e & 0xFF != 0 {
-            bits.consume(e & 0xFF);
-            return Some((e >> 8) as u16);
+        if e & 0xF != 0 {
+            bits.consume(u32::from(e & 0xF));
+            return Some(e >> 4);
         }
         // The fallback gets the bits by value: passing the reader out of line would force
         // it out of registers in the decode loop.
