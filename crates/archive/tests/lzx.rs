@@ -31,7 +31,7 @@ fn payload(len: usize, seed: u64) -> Vec<u8> {
         match i % 5 {
             0 => {
                 let pos = out.len() as i32;
-                let rel = if i % 3 == 0 {
+                let rel = if matches!(i % 3, 0) {
                     -pos
                 } else {
                     i32::from(noise[i % len]) * 301 - 30000

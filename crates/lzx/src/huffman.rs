@@ -56,6 +56,8 @@ impl<const F: usize, const S: usize> Huff<F, S> {
     }
 
     /// Rebuilds the tree from `lens` (each `<= 16`, at most `S` of them).
+    // Four arrays are indexed by code length in lockstep; an index loop says that best.
+    #[allow(clippy::needless_range_loop)]
     pub(crate) fn build(&mut self, lens: &[u8]) -> Result<(), Shape> {
         debug_assert!(lens.len() <= S);
         let mut count = [0u16; MAX_LEN + 1];
