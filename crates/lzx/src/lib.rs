@@ -33,15 +33,32 @@
 //!   for frames longer than 10 bytes, never for an E8 in the last 10 bytes, and not at all when
 //!   the translation size in the stream header is 0 (as libmspack).
 //!
-//! # Design for speed
+//! * Where decoders disagree on hostile streams we take the stricter reading, with a specific
+//!   error: a block size of 0 ([`Error::BlockSizeZero`]; libmspack reads the next header,
+//!   `lzxd` rejects), a pretree run past the end of its tree ([`Error::TreeRun`]; libmspack
+//!   writes into slack, `lzxd` rejects), a match reaching before the stream start
+//!   ([`Error::OffsetBeyondOutput`]; both reject), a frame after a short frame
+//!   ([`Error::AfterShortFrame`]).
 //!
-//! A 64-bit bit buffer refilled four words at a time; one lookup table per tree (12 bits for
-//! the main and length trees) with a canonical fallback for longer codes; the window is one
-//! linear buffer of `window + 32 KiB` bytes (frames never wrap, so a frame is a contiguous
-//! slice handed out without copying; the extra 32 KiB means the few bytes just ahead of the
-//! write position are never within reach of a match, so short matches may be copied in whole
-//! 8/16-byte chunks that overshoot); E8 translation scans with `memchr` into a separate
-//! buffer because the window must keep the untranslated bytes.
+//! # Design for speed (issue 9; profile in BENCHMARKS.md, "LZX decoder")
+//!
+//! * Input: each CFDATA payload is byte-swapped per 16-bit word into a scratch buffer once, so
+//!   the bit reader is a plain MSB-first reader whose refill is one unaligned big-endian 8-byte
+//!   load topping a 64-bit buffer up to 56..=63 bits: one refill per match (main + length
+//!   symbol + footer <= 56 bits), one per up to three literals. The reader never errors in the
+//!   hot loop (zeros past the end; overrun checked per block header and frame end) and is
+//!   never passed out of line, so it stays in registers.
+//! * Huffman: one `u16` lookup table per tree (main 11 bits, length 10, pretree 8, aligned 7)
+//!   and a canonical fallback for longer codes, rebuilt in place per block (no allocation, no
+//!   clearing: a complete code covers every entry).
+//! * Window: one linear buffer of `window + 32 KiB` (+ slack). Frames never wrap (the window is a
+//!   multiple of 32 KiB), so a frame is handed out as a slice of the window without copying.
+//!   The extra 32 KiB means the bytes just ahead of the write position are more than a window
+//!   old and out of every match's reach, so matches are copied in 8- and 16-byte chunks that
+//!   may overshoot; only overlapping short distances (< 16) and sources wrapping the buffer end
+//!   take a byte loop.
+//! * E8: frames are scanned with `memchr` into a separate buffer (the window must keep the
+//!   untranslated bytes for later matches).
 
 mod bits;
 mod huffman;
