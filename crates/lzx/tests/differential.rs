@@ -313,3 +313,82 @@ fn corruptions_never_panic() {
     }
     assert!(runs > 500);
 }
+
+/// MSB-first bits into 16-bit little-endian words (just enough for block headers).
+#[derive(Default)]
+struct Words {
+    out: Vec<u8>,
+    acc: u32,
+    n: u32,
+}
+
+impl Words {
+    fn put(&mut self, value: u32, bits: u32) {
+        for i in (0..bits).rev() {
+            self.acc = (self.acc << 1) | ((value >> i) & 1);
+            self.n += 1;
+            if self.n == 16 {
+                self.out.extend_from_slice(&(self.acc as u16).to_le_bytes());
+                self.acc = 0;
+                self.n = 0;
+            }
+        }
+    }
+    /// Uncompressed block header: type 3, size, 1..=16 zero bits to a word boundary.
+    fn uncompressed_header(&mut self, size: u32) {
+        self.put(3, 3);
+        self.put(size, 24);
+        let pad = 16 - self.n;
+        self.put(0, pad);
+    }
+    fn take(&mut self) -> Vec<u8> {
+        assert_eq!(self.n, 0);
+        std::mem::take(&mut self.out)
+    }
+}
+
+/// Hand-built stream: an odd uncompressed block (pad byte), then an even one that spans the
+/// frame boundary with an odd number of bytes left in the second CFDATA, so the next block
+/// header starts at an odd byte offset there (what genuine KB2999226 cabinets do; an earlier
+/// attempt got exactly this wrong), then a final odd block.
+#[test]
+fn uncompressed_blocks_spanning_frames_and_odd_restart() {
+    let a: Vec<u8> = (0..5u8).collect();
+    let b = random(32_770, 8);
+    let c = vec![0xC1, 0xC2, 0xC3];
+    let r = |v: [u32; 3]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+
+    let mut w = Words::default();
+    w.put(0, 1); // no E8 translation
+    w.uncompressed_header(5);
+    let mut cf1 = w.take();
+    cf1.extend_from_slice(&r([1, 1, 1]));
+    cf1.extend_from_slice(&a);
+    cf1.push(0); // pad: odd block length
+    w.uncompressed_header(32_770);
+    cf1.extend_from_slice(&w.take());
+    cf1.extend_from_slice(&r([7, 8, 9]));
+    let in_first = FRAME_SIZE - a.len();
+    cf1.extend_from_slice(&b[..in_first]);
+    assert_eq!(cf1.len() % 2, 1, "first CFDATA ends mid-word");
+
+    let mut cf2 = b[in_first..].to_vec();
+    assert_eq!(cf2.len() % 2, 1, "next header at an odd offset");
+    w.uncompressed_header(3);
+    cf2.extend_from_slice(&w.take());
+    cf2.extend_from_slice(&r([1, 2, 3]));
+    cf2.extend_from_slice(&c);
+    cf2.push(0);
+
+    let expected: Vec<u8> = [a, b, c].concat();
+    let out2 = expected.len() - FRAME_SIZE;
+    let mut d = Decoder::new(15).unwrap();
+    let mut got = d.decode_frame(&cf1, FRAME_SIZE).unwrap().to_vec();
+    got.extend_from_slice(d.decode_frame(&cf2, out2).unwrap());
+    assert!(got == expected, "kbscan-lzx");
+
+    let mut l = lzxd::Lzxd::new(lzxd::WindowSize::KB32);
+    let mut theirs = l.decompress_next(&cf1, FRAME_SIZE).unwrap().to_vec();
+    theirs.extend_from_slice(l.decompress_next(&cf2, out2).unwrap());
+    assert!(theirs == expected, "lzxd");
+}
