@@ -15,15 +15,30 @@ fn limits() -> Limits {
 }
 
 fn walk(bytes: &[u8], depth: u32) {
-    let Ok(cab) = Cabinet::parse(bytes, &limits()) else { return };
+    let Ok(cab) = Cabinet::parse(bytes, &limits()) else {
+        return;
+    };
     let h = &cab.header;
-    let _ = (h.total_size, h.set_id, h.flags, &h.prev_cabinet, &h.next_cabinet, h.trailing_bytes);
+    let _ = (
+        h.total_size,
+        h.set_id,
+        h.flags,
+        &h.prev_cabinet,
+        &h.next_cabinet,
+        h.trailing_bytes,
+    );
     for f in &cab.folders {
         let _ = (f.compression.to_string(), f.block_count, f.data_offset);
     }
     let mut nested = Vec::new();
     let report = cab.walk(&mut |entry, data| {
-        let _ = (&entry.name, entry.size, entry.end(), entry.folder, entry.attribs);
+        let _ = (
+            &entry.name,
+            entry.size,
+            entry.end(),
+            entry.folder,
+            entry.attribs,
+        );
         assert!(data.len() as u64 <= limits().max_entry_bytes);
         if depth < 3 && sniff(data) == Magic::Cab {
             nested.push(data.to_vec());

@@ -21,7 +21,12 @@ fuzz_target!(|data: &[u8]| {
     touch(kbscan_cbs::parse_container_index(data));
     touch(kbscan_cbs::parse_unattend(data));
     if let Ok(p) = kbscan_cbs::parse_pkg_properties(data) {
-        let _ = (p.build_date(), p.kb_article(), p.processor_architecture(), p.get("Applies to"));
+        let _ = (
+            p.build_date(),
+            p.kb_article(),
+            p.processor_architecture(),
+            p.get("Applies to"),
+        );
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = kbscan_cbs::parse_component_key(s);

@@ -5,7 +5,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(f) = kbscan_msdelta::parse_framing(data) {
-        let _ = (kbscan_msdelta::describe(&f.header), f.header.target_time_utc());
+        let _ = (
+            kbscan_msdelta::describe(&f.header),
+            f.header.target_time_utc(),
+        );
         let _ = kbscan_msdelta::rift::parse_pe_preprocess(&data[f.preprocess.clone()]);
     }
     match kbscan_msdelta::apply(data, None) {

@@ -7,7 +7,11 @@ fuzz_target!(|data: &[u8]| match kbscan_pe::read(data) {
     Ok(info) => {
         let _ = serde_json::to_vec(&info);
         if let Some(v) = &info.version {
-            let _ = (v.file_version.map(|v| v.nt6()), &v.branch_tag, v.strings.len());
+            let _ = (
+                v.file_version.map(|v| v.nt6()),
+                &v.branch_tag,
+                v.strings.len(),
+            );
         }
     }
     Err(e) => {

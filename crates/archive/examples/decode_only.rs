@@ -7,9 +7,10 @@
 //!
 //! `--raw` skips kbscan-archive altogether: a minimal CAB reader for *trusted* inputs (the
 //! generated benchmark corpus; it indexes slices and would panic on hostile bytes) feeds every
-//! CFDATA straight to `flate2` (MSZIP, preset dictionary per block) or `lzxd` (LZX): no
+//! CFDATA straight to `flate2` (MSZIP, preset dictionary per block) or `kbscan-lzx` (LZX): no
 //! checksums, no file cutting except to find nested cabinets. That is the per-core
-//! decompression limit of the decoders kbscan uses.
+//! decompression limit of the decoders kbscan uses. `--raw-lzxd` does the same with the
+//! `lzxd` crate for LZX (the decoder kbscan used before issue 9, now the test oracle).
 
 use kbscan_archive::{sniff, Cabinet, Limits, Magic};
 use std::path::PathBuf;
@@ -54,7 +55,7 @@ fn walk_cab(bytes: &[u8], limits: &Limits, depth: u32, t: &mut Totals) {
 }
 
 /// `--raw`: decode every folder of `cab` (and of cabinets nested in it) with the bare codecs.
-fn raw_cab(cab: &[u8], depth: u32, t: &mut Totals) {
+fn raw_cab(cab: &[u8], depth: u32, use_lzxd: bool, t: &mut Totals) {
     let u16_at = |o: usize| u16::from_le_bytes([cab[o], cab[o + 1]]) as usize;
     let u32_at =
         |o: usize| u32::from_le_bytes([cab[o], cab[o + 1], cab[o + 2], cab[o + 3]]) as usize;
@@ -87,8 +88,11 @@ fn raw_cab(cab: &[u8], depth: u32, t: &mut Totals) {
         let mut history: Vec<u8> = Vec::new();
         let mut inflate = flate2::Decompress::new(false);
         let mut out = vec![0u8; 32768 + 12];
-        let mut lzx = (kind & 0xF == 3).then(|| {
-            lzxd::Lzxd::new(match (kind >> 8) & 0x1F {
+        let window_bits = ((kind >> 8) & 0x1F) as u8;
+        let mut ours = (kind & 0xF == 3 && !use_lzxd)
+            .then(|| kbscan_lzx::Decoder::new(window_bits).expect("LZX window 15..=21"));
+        let mut lzx = (kind & 0xF == 3 && use_lzxd).then(|| {
+            lzxd::Lzxd::new(match window_bits {
                 15 => lzxd::WindowSize::KB32,
                 16 => lzxd::WindowSize::KB64,
                 17 => lzxd::WindowSize::KB128,
@@ -104,6 +108,13 @@ fn raw_cab(cab: &[u8], depth: u32, t: &mut Totals) {
             let data = &cab[d + 8 + data_reserve..d + 8 + data_reserve + cb_data];
             d += 8 + data_reserve + cb_data;
             let frame: &[u8] = match (kind & 0xF, lzx.as_mut()) {
+                (3, None) => match ours.as_mut().map(|d| d.decode_frame(data, cb_uncomp)) {
+                    Some(Ok(frame)) => frame,
+                    _ => {
+                        t.errors += 1;
+                        break;
+                    }
+                },
                 (3, Some(l)) => match l.decompress_next(data, cb_uncomp) {
                     Ok(frame) => frame,
                     Err(_) => {
@@ -152,7 +163,7 @@ fn raw_cab(cab: &[u8], depth: u32, t: &mut Totals) {
         for &(_, offset, size) in wanted.iter().filter(|w| w.0 == i) {
             if let Some(inner) = stream.get(offset..offset + size) {
                 if inner.starts_with(b"MSCF") {
-                    raw_cab(inner, depth + 1, t);
+                    raw_cab(inner, depth + 1, use_lzxd, t);
                 }
             }
         }
@@ -162,9 +173,11 @@ fn raw_cab(cab: &[u8], depth: u32, t: &mut Totals) {
 fn main() -> ExitCode {
     let mut inputs: Vec<PathBuf> = Vec::new();
     let mut raw = false;
+    let mut use_lzxd = false;
     for a in std::env::args_os().skip(1) {
-        if a == "--raw" {
+        if a == "--raw" || a == "--raw-lzxd" {
             raw = true;
+            use_lzxd = a == "--raw-lzxd";
             continue;
         }
         let p = PathBuf::from(a);
@@ -182,7 +195,7 @@ fn main() -> ExitCode {
         }
     }
     if inputs.is_empty() {
-        eprintln!("usage: decode_only PATH...");
+        eprintln!("usage: decode_only [--raw | --raw-lzxd] PATH...");
         return ExitCode::from(2);
     }
     let limits = Limits::default();
@@ -200,7 +213,7 @@ fn main() -> ExitCode {
         if matches!(sniff(&bytes), Magic::Cab) {
             t.inputs += 1;
             if raw {
-                raw_cab(&bytes, 0, &mut t);
+                raw_cab(&bytes, 0, use_lzxd, &mut t);
             } else {
                 walk_cab(&bytes, &limits, 0, &mut t);
             }
@@ -210,7 +223,11 @@ fn main() -> ExitCode {
     println!(
         "decode_only{}: {} inputs, {} cabinets, {} folders, {} blocks, {} files, {} bytes decoded, \
          {} errors, {:.3} s, {:.1} MB/s",
-        if raw { " --raw" } else { "" },
+        match (raw, use_lzxd) {
+            (true, true) => " --raw-lzxd",
+            (true, false) => " --raw",
+            _ => "",
+        },
         t.inputs,
         t.cabinets,
         t.folders,

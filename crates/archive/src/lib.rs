@@ -8,8 +8,8 @@
 //!
 //! What this crate must never do, whatever the input:
 //! - **panic**: all reads of untrusted bytes go through a bounds-checked cursor, all
-//!   `offset + size` arithmetic is checked or done in `u64`; the one third-party decoder with a
-//!   panic history (`lzxd`) is additionally wrapped in `catch_unwind`.
+//!   `offset + size` arithmetic is checked or done in `u64`; the LZX decoder (`kbscan-lzx`,
+//!   written to the same rule) is additionally wrapped in `catch_unwind` as defence in depth.
 //! - **allocate by a declared length**: capacities are capped by what the input can hold or by
 //!   [`limits::Limits`]; decompressed data grows with bytes actually produced.
 //! - **loop without progress**: every decoder loop must consume input or produce output on each

@@ -16,7 +16,7 @@ pub const CAB_MAX_BLOCK_COMPRESSED: u32 = CAB_MAX_BLOCK_UNCOMPRESSED + 6_144;
 pub const MSZIP_HISTORY: usize = 32_768;
 /// LZX window sizes a CAB folder may declare (`typeCompress` bits 8..=12).
 pub const LZX_MIN_WINDOW_BITS: u8 = 15;
-/// See [`LZX_MIN_WINDOW_BITS`]; 21 is the largest window `lzxd` and MS-CAB define.
+/// See [`LZX_MIN_WINDOW_BITS`]; 21 is the largest window MS-CAB defines (and `kbscan-lzx` decodes).
 pub const LZX_MAX_WINDOW_BITS: u8 = 21;
 /// MS-CAB `CB_MAX_CAB_PATH` / `CB_MAX_DISK_NAME`: prev/next cabinet and disk strings.
 pub const CAB_MAX_SET_STRING: usize = 256;

@@ -358,8 +358,8 @@ fn libmspack_test_cabinets() {
 }
 
 /// Single-byte corruptions of every small libmspack cabinet (MSZIP, LZX, stored, reserve
-/// areas, split sets): parse + walk must return, never panic. Counts lzxd panics caught by
-/// the defensive `catch_unwind`, so a regression in lzxd shows up here.
+/// areas, split sets): parse + walk must return, never panic. kbscan-lzx is written not to
+/// panic; the defensive `catch_unwind` around it must therefore never fire.
 #[test]
 fn libmspack_single_byte_corruptions() {
     let Some(dir) = real_dir() else { return };
@@ -385,8 +385,9 @@ fn libmspack_single_byte_corruptions() {
             }
         }
     }
-    eprintln!("{runs} corrupted cabinets walked, {panics} lzxd panics caught");
+    eprintln!("{runs} corrupted cabinets walked, {panics} LZX decoder panics caught");
     assert!(runs > 10_000);
+    assert_eq!(panics, 0, "kbscan-lzx panicked on a corrupted cabinet");
 }
 
 /// Zeroes every CFDATA `csum` (0 = "not computed") so corruptions reach the codecs instead of
@@ -407,7 +408,7 @@ fn without_checksums(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Same sweep with checksums disabled, so every flipped data byte is fed to MSZIP (zlib-rs)
-/// or LZX (lzxd): decode errors are fine, panics (even caught ones) and hangs are not.
+/// or LZX (kbscan-lzx): decode errors are fine, panics (even caught ones) and hangs are not.
 #[test]
 fn codec_corruptions_reach_decoders_without_panic() {
     let Some(dir) = real_dir() else { return };
@@ -435,7 +436,7 @@ fn codec_corruptions_reach_decoders_without_panic() {
             }
         }
     }
-    eprintln!("{runs} runs, {decode_errors} decode errors, {panics} lzxd panics caught");
+    eprintln!("{runs} runs, {decode_errors} decode errors, {panics} LZX decoder panics caught");
     assert!(decode_errors > 0, "corruptions reached the codecs");
-    assert_eq!(panics, 0, "lzxd panicked on a corrupted frame");
+    assert_eq!(panics, 0, "kbscan-lzx panicked on a corrupted frame");
 }

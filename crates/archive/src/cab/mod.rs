@@ -6,7 +6,8 @@
 //! folders of thousands of files that Windows update payloads use; it exposes no folder-level
 //! stream to walk instead; and it panics on a folder with no data blocks. kbscan must decode
 //! **each folder once, front to back**, so this module owns the container format and only
-//! delegates the codecs: `flate2` (zlib-rs) for MSZIP, `lzxd` for LZX. Quantum is reported as
+//! delegates the codecs: `flate2` (zlib-rs) for MSZIP, kbscan's own `kbscan-lzx` for LZX
+//! (`lzxd` was 4x slower than 7-Zip and is now only a test oracle). Quantum is reported as
 //! unsupported.
 //!
 //! # Shape
@@ -244,7 +245,7 @@ pub enum CabError {
     },
     #[error("file {file:?} spans cabinets of a multi-part set ({reason}); not decoded")]
     SplitCabinet { file: String, reason: &'static str },
-    #[error("lzxd panicked decoding folder {folder} block {block}")]
+    #[error("LZX decoder panicked decoding folder {folder} block {block}")]
     DecoderPanic { folder: u16, block: u16 },
 }
 

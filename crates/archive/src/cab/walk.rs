@@ -448,8 +448,43 @@ impl Rolling {
 enum Codec {
     Stored,
     MsZip(Box<MsZip>),
-    /// The decoder plus a copy of its last frame (see `decode`).
-    Lzx(Box<lzxd::Lzxd>, Vec<u8>),
+    Lzx(Lzx),
+}
+
+thread_local! {
+    /// One LZX decoder per thread, kept between folders so the 2 MiB window and the tables
+    /// are allocated once per thread, not once per folder (payload CABs nest small cabinets).
+    static LZX_SPARE: std::cell::RefCell<Option<Box<kbscan_lzx::Decoder>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A folder's LZX decoder, returned to the thread's spare slot when the folder is done.
+struct Lzx(Option<Box<kbscan_lzx::Decoder>>);
+
+impl Lzx {
+    fn new(window_bits: u8) -> Result<Self, kbscan_lzx::Error> {
+        let spare = LZX_SPARE.with(|s| s.borrow_mut().take());
+        let decoder = match spare {
+            Some(mut d) => {
+                d.reset(window_bits)?;
+                d
+            }
+            None => Box::new(kbscan_lzx::Decoder::new(window_bits)?),
+        };
+        Ok(Lzx(Some(decoder)))
+    }
+}
+
+impl Drop for Lzx {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            // A decoder that panicked is not worth keeping (its state is unknown); `reset`
+            // re-initialises everything anyway, so keeping it would also be sound.
+            if !std::thread::panicking() {
+                LZX_SPARE.with(|s| *s.borrow_mut() = Some(d));
+            }
+        }
+    }
 }
 
 impl Codec {
@@ -459,26 +494,13 @@ impl Codec {
             Compression::Stored => Ok(Codec::Stored),
             Compression::MsZip => Ok(Codec::MsZip(Box::new(MsZip::new()))),
             Compression::Lzx { window_bits } => {
-                let ws = match window_bits {
-                    15 => lzxd::WindowSize::KB32,
-                    16 => lzxd::WindowSize::KB64,
-                    17 => lzxd::WindowSize::KB128,
-                    18 => lzxd::WindowSize::KB256,
-                    19 => lzxd::WindowSize::KB512,
-                    20 => lzxd::WindowSize::MB1,
-                    21 => lzxd::WindowSize::MB2,
-                    _ => {
-                        return Err(format!(
-                            "LZX:{window_bits} (window bits must be {}..={})",
-                            limits::LZX_MIN_WINDOW_BITS,
-                            limits::LZX_MAX_WINDOW_BITS
-                        ))
-                    }
-                };
-                Ok(Codec::Lzx(
-                    Box::new(lzxd::Lzxd::new(ws)),
-                    Vec::with_capacity(limits::CAB_MAX_BLOCK_UNCOMPRESSED as usize),
-                ))
+                Lzx::new(window_bits).map(Codec::Lzx).map_err(|_| {
+                    format!(
+                        "LZX:{window_bits} (window bits must be {}..={})",
+                        limits::LZX_MIN_WINDOW_BITS,
+                        limits::LZX_MAX_WINDOW_BITS
+                    )
+                })
             }
             // Quantum is legal MS-CAB but absent from Windows update payloads; no maintained
             // crate decodes it, and a hand-written decoder is not worth its attack surface.
@@ -515,24 +537,18 @@ impl Codec {
                 method: "MSZIP",
                 reason,
             }),
-            Codec::Lzx(lzx, out) => {
-                // lzxd has fixed panics on hostile frames in point releases before (see its
-                // own regression tests); keep one bad block from taking down the caller. The
-                // frame is copied out because a borrow cannot leave the unwind boundary.
-                let res = catch_unwind(AssertUnwindSafe(|| {
-                    lzx.decompress_next(data, out_len).map(|frame| {
-                        out.clear();
-                        out.extend_from_slice(frame);
-                    })
-                }));
-                match res {
-                    Ok(Ok(())) if out.len() == out_len => Ok(out),
-                    Ok(Ok(())) => Err(CabError::Decode {
-                        folder,
-                        block,
-                        method: "LZX",
-                        reason: format!("frame decoded to {} bytes, cbUncomp {out_len}", out.len()),
-                    }),
+            Codec::Lzx(Lzx(Some(lzx))) => {
+                // kbscan-lzx is written not to panic; the guard stays as defence in depth
+                // (it costs nothing on the normal path) and the frame is still borrowed
+                // straight from the decoder's window.
+                let lzx: &'s mut kbscan_lzx::Decoder = lzx;
+                match catch_unwind(AssertUnwindSafe(move || {
+                    // Moving the reference in makes the closure FnOnce, so the frame may
+                    // borrow from it.
+                    let lzx = lzx;
+                    lzx.decode_frame(data, out_len)
+                })) {
+                    Ok(Ok(frame)) => Ok(frame),
                     Ok(Err(e)) => Err(CabError::Decode {
                         folder,
                         block,
@@ -543,6 +559,7 @@ impl Codec {
                     Err(_) => Err(CabError::DecoderPanic { folder, block }),
                 }
             }
+            Codec::Lzx(Lzx(None)) => Err(CabError::DecoderPanic { folder, block }),
         }
     }
 }

@@ -1,0 +1,174 @@
+//! Canonical Huffman decoding with one lookup table of `F` (a power of two) entries and a
+//! canonical-code fallback for the rare codes longer than `log2(F)` bits.
+//!
+//! Tables live inside the decoder and are rebuilt in place for every block: no allocation
+//! after construction.
+
+use crate::bits::Bits;
+
+/// Longest code LZX can describe (tree lengths are deltas mod 17, so 0..=16).
+pub(crate) const MAX_LEN: usize = 16;
+
+/// Why a set of code lengths is not a usable prefix code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// More codes than the lengths allow (Kraft sum above 1).
+    Oversubscribed,
+    /// Some bit patterns decode to nothing (Kraft sum below 1, not zero).
+    Incomplete,
+}
+
+/// One Huffman tree. `F` fast-table entries; `S` the largest alphabet it is used for.
+pub(crate) struct Huff<const F: usize, const S: usize> {
+    /// `symbol << 4 | length`, or 0 for "code longer than the table" (or empty tree).
+    /// `u16` keeps the 2048-entry main table at 4 KiB.
+    fast: Box<[u16; F]>,
+    /// Codes per length.
+    count: [u16; MAX_LEN + 1],
+    /// First canonical code of each length.
+    first_code: [u32; MAX_LEN + 1],
+    /// Index into `sorted` of each length's first symbol.
+    first_index: [u16; MAX_LEN + 1],
+    /// Symbols ordered by (length, symbol).
+    sorted: Box<[u16; S]>,
+    /// True when every length is zero (allowed for the length tree only).
+    pub(crate) empty: bool,
+}
+
+impl<const F: usize, const S: usize> Huff<F, S> {
+    const BITS: u32 = F.trailing_zeros();
+
+    pub(crate) fn new() -> Self {
+        Huff {
+            fast: vec![0u16; F]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!()),
+            count: [0; MAX_LEN + 1],
+            first_code: [0; MAX_LEN + 1],
+            first_index: [0; MAX_LEN + 1],
+            sorted: vec![0u16; S]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!()),
+            empty: true,
+        }
+    }
+
+    /// Rebuilds the tree from `lens` (each `<= 16`, at most `S` of them).
+    // Four arrays are indexed by code length in lockstep; an index loop says that best.
+    #[allow(clippy::needless_range_loop)]
+    pub(crate) fn build(&mut self, lens: &[u8]) -> Result<(), Shape> {
+        debug_assert!(lens.len() <= S);
+        let mut count = [0u16; MAX_LEN + 1];
+        for &l in lens {
+            count[usize::from(l).min(MAX_LEN)] += 1;
+        }
+        count[0] = 0;
+        self.count = count;
+        if count.iter().all(|&c| c == 0) {
+            self.empty = true;
+            self.fast.fill(0);
+            return Ok(());
+        }
+        self.empty = false;
+        // Kraft check in integers: `left` codes of the current length still unassigned.
+        let mut left: i64 = 1;
+        for &c in &count[1..] {
+            left = left * 2 - i64::from(c);
+            if left < 0 {
+                return Err(Shape::Oversubscribed);
+            }
+        }
+        if left > 0 {
+            return Err(Shape::Incomplete);
+        }
+        let mut code = 0u32;
+        let mut index = 0u16;
+        for len in 1..=MAX_LEN {
+            self.first_code[len] = code;
+            self.first_index[len] = index;
+            code = (code + u32::from(count[len])) << 1;
+            index += count[len];
+        }
+        let mut next = self.first_index;
+        for (sym, &l) in lens.iter().enumerate() {
+            let l = usize::from(l).min(MAX_LEN);
+            if l > 0 {
+                if let Some(slot) = self.sorted.get_mut(usize::from(next[l])) {
+                    *slot = sym as u16;
+                }
+                next[l] += 1;
+            }
+        }
+        // Fast table: every short code fills its 2^(BITS - len) entries, every long code
+        // marks its BITS-bit prefix 0 ("go to the fallback"). The code is complete, so that
+        // covers every entry and the table needs no clearing first.
+        let bits = Self::BITS as usize;
+        for len in 1..=MAX_LEN {
+            let first = self.first_code[len] as usize;
+            let start = usize::from(self.first_index[len]);
+            let n = usize::from(count[len]);
+            if len > bits {
+                let shift = len - bits;
+                for k in 0..n {
+                    if let Some(e) = self.fast.get_mut((first + k) >> shift) {
+                        *e = 0;
+                    }
+                }
+                continue;
+            }
+            let span = 1usize << (bits - len);
+            for k in 0..n {
+                let sym = self.sorted.get(start + k).copied().unwrap_or(0);
+                let v = sym << 4 | len as u16;
+                let from = (first + k) << (bits - len);
+                if let Some(entries) = self.fast.get_mut(from..from + span) {
+                    if span <= 8 {
+                        for e in entries {
+                            *e = v;
+                        }
+                    } else {
+                        entries.fill(v);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes one symbol; at least 16 bits must be buffered. `None` only for an empty tree
+    /// (a built, non-empty tree is complete, so every bit pattern decodes).
+    #[inline(always)]
+    pub(crate) fn decode(&self, bits: &mut Bits<'_>) -> Option<u16> {
+        let e = self.fast[(bits.peek_buf() >> (64 - Self::BITS)) as usize];
+        if e & 0xF != 0 {
+            bits.consume(u32::from(e & 0xF));
+            return Some(e >> 4);
+        }
+        // The fallback gets the bits by value: passing the reader out of line would force
+        // it out of registers in the decode loop.
+        let (sym, len) = self.decode_long((bits.peek_buf() >> 48) as u32)?;
+        bits.consume(len);
+        Some(sym)
+    }
+
+    /// Canonical decoding of a code longer than the table from the next 16 bits `c16`;
+    /// returns the symbol and its length.
+    #[cold]
+    #[inline(never)]
+    fn decode_long(&self, c16: u32) -> Option<(u16, u32)> {
+        if self.empty {
+            return None;
+        }
+        for len in (Self::BITS as usize + 1)..=MAX_LEN {
+            let code = c16 >> (MAX_LEN - len);
+            let d = code.wrapping_sub(self.first_code[len]);
+            if d < u32::from(self.count[len]) {
+                let i = usize::from(self.first_index[len]) + d as usize;
+                return Some((*self.sorted.get(i)?, len as u32));
+            }
+        }
+        None
+    }
+}
