@@ -706,3 +706,74 @@ fn streaming_scan_holds_at_most_one_reorder_window() {
     sorted.sort();
     assert_eq!(seen, sorted, "outcomes arrive in path order");
 }
+
+/// Regression: `-o` used to write a temporary file and rename it over the path, which
+/// replaced `/dev/null` with a regular file on a machine running `scripts/bench`. A FIFO
+/// stands in for the device here, so a regression cannot damage the machine running it.
+#[cfg(unix)]
+#[test]
+fn output_to_a_fifo_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read the FIFO"))
+    };
+    let out = kbscan(&[
+        "scan",
+        "corpus/synthetic/win7sp1",
+        "--format",
+        "json",
+        "-q",
+        "-o",
+        fifo.to_str().unwrap(),
+    ]);
+    // Checked before joining: a replaced FIFO never gets a writer, so the reader would wait
+    // for ever (the blocked thread dies with the test process).
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(
+        meta.file_type().is_fifo(),
+        "the FIFO was replaced: {meta:?}"
+    );
+    if out.status.code() != Some(0) {
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo)); // release the reader
+        panic!("kbscan failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = reader.join().unwrap();
+    let v: Value = serde_json::from_str(&text).expect("the FIFO carried the JSON report");
+    assert!(!packages(&v).is_empty());
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 1, "temporary files left beside the FIFO");
+}
+
+#[cfg(unix)]
+#[test]
+fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.json");
+    let link = dir.path().join("link.json");
+    std::fs::write(&real, "old").unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = kbscan(&[
+        "scan",
+        "corpus/synthetic/win7sp1",
+        "--format",
+        "json",
+        "-q",
+        "-o",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert!(!packages(&v).is_empty());
+}

@@ -42,36 +42,53 @@ pub fn scan_options(
 }
 
 /// `kbscan scan`: renders each input as soon as it and all before it are scanned, so
-/// memory does not grow with the corpus. With `-o`, the report goes to a temporary file
-/// beside FILE that replaces it only when complete: a failed run never leaves half a
-/// report under the name a CI job reads.
+/// memory does not grow with the corpus. With `-o` naming a regular file, the report goes
+/// to a temporary file beside it that replaces it only when complete: a failed run never
+/// leaves half a report under the name a CI job reads. Devices and FIFOs are written in
+/// place ([`OutputTarget`]).
 pub fn scan_to_output(cfg: &ScanConfig) -> anyhow::Result<u8> {
     let observer = Progress::new(!cfg.quiet && std::io::stderr().is_terminal());
     let totals = match cfg.output.as_deref() {
-        Some(path) => {
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            let mut builder = tempfile::Builder::new();
-            builder.prefix(".kbscan-").suffix(".tmp");
-            // Like a file created by `>`: 0666 less the umask, not tempfile's private 0600.
-            #[cfg(unix)]
-            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-            let tmp = builder
-                .tempfile_in(dir)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            let out = std::io::BufWriter::new(tmp);
-            let (totals, out) = stream(cfg, &observer, out)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            let tmp = out
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            tmp.persist(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            totals
-        }
+        Some(path) => match output_target(path) {
+            OutputTarget::Replace(file) => {
+                let dir = match file.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let mut builder = tempfile::Builder::new();
+                builder.prefix(".kbscan-").suffix(".tmp");
+                // Like a file created by `>`: 0666 less the umask, not tempfile's private 0600.
+                #[cfg(unix)]
+                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+                let tmp = builder
+                    .tempfile_in(dir)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let out = std::io::BufWriter::new(tmp);
+                let (totals, out) = stream(cfg, &observer, out)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let tmp = out
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                tmp.persist(&file)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                totals
+            }
+            OutputTarget::Direct => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let (totals, out) = stream(cfg, &observer, std::io::BufWriter::new(f))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                out.into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                totals
+            }
+        },
         None => {
             let out = std::io::BufWriter::new(std::io::stdout().lock());
             match stream(cfg, &observer, out) {
@@ -88,6 +105,31 @@ pub fn scan_to_output(cfg: &ScanConfig) -> anyhow::Result<u8> {
     };
     observer.finish();
     Ok(exit_code_for(&totals, cfg.quiet))
+}
+
+/// How `-o FILE` is written.
+#[derive(Debug, PartialEq)]
+enum OutputTarget {
+    /// A regular file (or none yet): write a temporary file beside it and rename it over
+    /// this path when complete. Through a symlink, the file it points to is replaced and
+    /// the link kept.
+    Replace(PathBuf),
+    /// Anything else (`/dev/null`, a FIFO, a terminal, a dangling link): open and write in
+    /// place. A rename would replace the device node or FIFO itself with a regular file;
+    /// found when `kbscan scan -o /dev/null` turned a machine's /dev/null into a file.
+    Direct,
+}
+
+fn output_target(path: &Path) -> OutputTarget {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => OutputTarget::Replace(path.into()),
+        Ok(m) if m.file_type().is_file() => OutputTarget::Replace(path.into()),
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(target) if target.is_file() => OutputTarget::Replace(target),
+            _ => OutputTarget::Direct,
+        },
+        _ => OutputTarget::Direct,
+    }
 }
 
 fn stream<W: Write>(cfg: &ScanConfig, observer: &Progress, out: W) -> anyhow::Result<(Totals, W)> {
