@@ -3,6 +3,9 @@
 //! every window size, block kind, E8 on and off, files spanning CFDATA blocks, and E8
 //! operands that translate to absolute 0 (which the old `lzxd` path got wrong).
 
+mod common;
+use common::real_dir;
+use kbscan_fixtures::noise;
 use std::process::Command;
 
 use kbscan_archive::cab::Cabinet;
@@ -10,21 +13,9 @@ use kbscan_archive::Limits;
 use kbscan_fixtures::cab::{write_cab, CabFile, CabFolder, CabSpec, Compression};
 use kbscan_fixtures::lzx::{BlockKind, LzxOptions, FRAME_SIZE};
 
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// PE-ish bytes: E8 calls (some translating to absolute 0), text, zeros and repeats.
 fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let noise = random(len, seed);
+    let noise = noise(len, seed);
     let mut out = Vec::with_capacity(len + 64);
     let mut i = 0usize;
     while out.len() < len {
@@ -162,19 +153,6 @@ fn e8_absolute_zero_agrees_with_7zip() {
 
 // ---------------------------------------------------------------------------------------------
 // Genuine cabinets: kbscan-lzx against the `lzxd` oracle, frame by frame
-
-fn real_dir() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: {} not found (real test data lives outside the repo)",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// Decodes every LZX folder of `bytes` with both decoders and compares each frame; returns
 /// the number of frames compared. Also recurses into nested cabinets (an MSU's payload).

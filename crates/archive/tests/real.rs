@@ -1,25 +1,14 @@
 //! Cabinets made by others (`shared/real/`, see its README for provenance), checked against
 //! `cabextract`. Skips with a message when the data or cabextract is absent.
 
+mod common;
+use common::real_dir;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use kbscan_archive::cab::Cabinet;
 use kbscan_archive::Limits;
-
-fn real_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: {} not found (real test data lives outside the repo)",
-            dir.display()
-        );
-        None
-    }
-}
 
 fn have_cabextract() -> bool {
     let ok = Command::new("cabextract")

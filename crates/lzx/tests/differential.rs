@@ -1,6 +1,7 @@
 //! kbscan-lzx against the fixtures encoder (original bytes) and the `lzxd` oracle.
 
 use kbscan_fixtures::lzx::{compress_folder, BlockKind, LzxFrame, LzxOptions, FRAME_SIZE};
+use kbscan_fixtures::noise;
 use kbscan_lzx::{Decoder, Error};
 
 const KINDS: [BlockKind; 4] = [
@@ -62,21 +63,9 @@ fn check(data: &[u8], bits: u8, opts: &LzxOptions) {
     );
 }
 
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// Compressible, with literal runs, short and long repeats, E8 bytes and long-distance copies.
 fn mixed(len: usize, seed: u64) -> Vec<u8> {
-    let noise = random(len + 64, seed);
+    let noise = noise(len + 64, seed);
     let mut out = Vec::with_capacity(len + 600);
     let mut i = 0usize;
     while out.len() < len {
@@ -143,7 +132,7 @@ fn window_wraps_many_times() {
 
 #[test]
 fn big_window_long_distances() {
-    let mut data = random(700_000, 5);
+    let mut data = noise(700_000, 5);
     data.extend_from_within(..);
     data.extend_from_slice(&mixed(300_000, 6));
     for kind in KINDS {
@@ -190,7 +179,7 @@ fn tiny_and_edge_lengths() {
 /// kbscan-lzx must not.
 #[test]
 fn e8_absolute_zero_is_translated() {
-    let mut data = random(3 * FRAME_SIZE, 11)
+    let mut data = noise(3 * FRAME_SIZE, 11)
         .into_iter()
         .map(|b| if b == 0xE8 { 0x90 } else { b })
         .collect::<Vec<u8>>();
@@ -354,7 +343,7 @@ impl Words {
 #[test]
 fn uncompressed_blocks_spanning_frames_and_odd_restart() {
     let a: Vec<u8> = (0..5u8).collect();
-    let b = random(32_770, 8);
+    let b = noise(32_770, 8);
     let c = vec![0xC1, 0xC2, 0xC3];
     let r = |v: [u32; 3]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
 
