@@ -102,7 +102,9 @@ mod decode;
 pub mod huffman;
 pub mod lzx;
 mod names;
+pub mod pe;
 pub mod rift;
+pub mod source;
 pub mod transform;
 
 pub use decode::{apply, DecodeError, Decoded, FILE_TYPE_RAW, FLAG_E8};

@@ -367,11 +367,17 @@ fn read_lengths(
 ///
 /// Positions are virtual: the source occupies `0..source.len()`, the output follows.
 /// Block starts count in that space. A copy's distance is subtracted from the current
-/// virtual position; source-relative copies (slots 0..=3) are placed through the rift
-/// table, which here holds only the boundary entry at the end of the source (the
-/// patch's own table must be empty), so a source copy with delta `d` reads the source
-/// at (output position − `d`), and a whole-source copy at the output position.
-pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>, BodyError> {
+/// virtual position; source-relative copies (slots 0..=3) are placed through the rift:
+/// `copy_rift` maps output offsets to source offsets (empty: the identity), so a
+/// source copy with delta `d` at an output offset `t` that the rift entry `(t0, s0)`
+/// covers reads the source at `s0 + (t − t0) − d`, and a whole-source copy at
+/// `s0 + (t − t0)`. The patch's own rift table must be empty.
+pub fn decode(
+    patch: &[u8],
+    source: &[u8],
+    target_size: usize,
+    copy_rift: &[crate::rift::RiftEntry],
+) -> Result<Vec<u8>, BodyError> {
     let mut r = BodyReader::new(patch)?;
     if r.bits(1).ok_or(truncated("rift table flag"))? == 1 {
         return Err(BodyError::RiftTable);
@@ -379,8 +385,9 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
     let composite = read_composite(&mut r)?;
     let first = composite.blocks[0].0;
     let src_len = source.len() as i64;
-    // Offset the rift table maps every output position by (boundary entry only).
-    let rift = -src_len;
+    let offsets = OffsetTable::new(src_len, copy_rift);
+    let mut next_offset = 0usize;
+    let mut rift = 0i64;
     let mut out: Vec<u8> = Vec::with_capacity(target_size);
     let mut lru = [0i64; 3];
     let mut next_block = 0usize;
@@ -389,6 +396,13 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
     while out.len() < target_size {
         let pos = out.len() as u64;
         let vpos = src_len + pos as i64;
+        while let Some(&(key, off)) = offsets.0.get(next_offset) {
+            if key > vpos {
+                break;
+            }
+            rift = off;
+            next_offset += 1;
+        }
         while vpos as u64 >= next_start {
             tables = Some(Tables::from_lengths(&composite.blocks[next_block].1)?);
             next_block += 1;
@@ -502,4 +516,25 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
         }
     }
     Ok(out)
+}
+
+/// The rift as the symbol decoder reads it: (virtual position, offset to add to it)
+/// sorted by position; the offset in force at a position is that of the last key at
+/// or below it. The end of the source carries the boundary entry (identity map from
+/// output offsets to source offsets) and every copy-rift entry `(t, s)` becomes
+/// `(len + t, s − (len + t))`.
+struct OffsetTable(Vec<(i64, i64)>);
+
+impl OffsetTable {
+    fn new(src_len: i64, copy_rift: &[crate::rift::RiftEntry]) -> Self {
+        let mut v = Vec::with_capacity(copy_rift.len() + 1);
+        v.push((src_len, -src_len));
+        for e in copy_rift {
+            let key = src_len.wrapping_add(e.source);
+            v.push((key, e.target.wrapping_sub(key)));
+        }
+        // Stable: at one key the later entry wins, as the lookup takes the last.
+        v.sort_by_key(|p| p.0);
+        OffsetTable(v)
+    }
 }

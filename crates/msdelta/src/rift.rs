@@ -190,3 +190,104 @@ pub fn parse_pe_preprocess(data: &[u8]) -> Result<PePreprocess, BodyError> {
         unread_bits: r.remaining(),
     })
 }
+
+/// Most entries a composed or reversed rift may hold (`MAX_COMPOSED_ENTRIES`): the
+/// composition of the section map, the RVA rift and the PE rift has at most one piece
+/// per breakpoint of each, so genuine tables stay far below this.
+pub const MAX_COMPOSED_ENTRIES: usize = 1 << 22;
+
+/// Maps `x` through `table` the way msdelta's transforms map an RVA: by the offset
+/// (`target − source`) of the last entry at or below `x`; unchanged below the first
+/// entry or with an empty table.
+pub fn map_through(table: &[RiftEntry], x: i64) -> i64 {
+    let i = table.partition_point(|e| e.source <= x);
+    match i.checked_sub(1).and_then(|k| table.get(k)) {
+        Some(e) => x.wrapping_add(e.target.wrapping_sub(e.source)),
+        None => x,
+    }
+}
+
+/// The segment offset at `x` and the first position past its segment, as table
+/// composition sees a table: below the first entry the table wraps to its last
+/// entry's offset (the region before the first breakpoint continues the last one).
+fn segment_at(table: &[RiftEntry], x: i64) -> (i64, Option<i64>) {
+    let i = table.partition_point(|e| e.source <= x);
+    let offset = |e: &RiftEntry| e.target.wrapping_sub(e.source);
+    let here = match i.checked_sub(1).and_then(|k| table.get(k)) {
+        Some(e) => offset(e),
+        None => table.last().map_or(0, offset),
+    };
+    (here, table.get(i).map(|e| e.source))
+}
+
+/// `b ∘ a`: the table that maps `x` to `b(a(x))`, both read as piecewise-constant
+/// offsets ([`segment_at`]). `None` past [`MAX_COMPOSED_ENTRIES`]. An empty operand is
+/// the identity.
+pub fn compose(a: &[RiftEntry], b: &[RiftEntry]) -> Option<Vec<RiftEntry>> {
+    if a.is_empty() {
+        return Some(b.to_vec());
+    }
+    if b.is_empty() {
+        return Some(a.to_vec());
+    }
+    let mut out: Vec<RiftEntry> = Vec::new();
+    for (k, seg) in a.iter().enumerate() {
+        let off = seg.target.wrapping_sub(seg.source);
+        let end = a.get(k + 1).map(|e| e.source);
+        let mut x = seg.source;
+        // Each step moves past one breakpoint of `b`, so the walk ends within |b| + 1
+        // steps per segment of `a`.
+        loop {
+            if out.len() >= MAX_COMPOSED_ENTRIES {
+                return None;
+            }
+            let image = x.wrapping_add(off);
+            let (b_off, b_next) = segment_at(b, image);
+            out.push(RiftEntry {
+                source: x,
+                target: image.wrapping_add(b_off),
+            });
+            let Some(next_image) = b_next else { break };
+            let next = next_image.wrapping_sub(off);
+            if next <= x || end.is_some_and(|e| next >= e) {
+                break;
+            }
+            x = next;
+        }
+    }
+    out.sort_by_key(|e| e.source);
+    // Neighbours with one offset are one segment.
+    out.dedup_by(|later, earlier| {
+        later.target.wrapping_sub(later.source) == earlier.target.wrapping_sub(earlier.source)
+    });
+    Some(out)
+}
+
+/// The inverse of a piecewise map: every segment `[s, next)` with offset `o` becomes
+/// an entry `(s + o, s)`. Where the images of two segments overlap, the segment whose
+/// image starts later takes over from its start (entries sorted by their new source,
+/// ties in the original order); a gap between images continues the segment before it.
+pub fn reverse(a: &[RiftEntry]) -> Vec<RiftEntry> {
+    let mut out: Vec<RiftEntry> = a
+        .iter()
+        .map(|e| RiftEntry {
+            source: e.target,
+            target: e.source,
+        })
+        .collect();
+    out.sort_by_key(|e| e.source);
+    out
+}
+
+/// The copy rift of a PE delta: target file offset → source file offset, so a source
+/// copy at a target offset reads the basis byte that sits at the same place of the
+/// image. It is the inverse of source file offset → RVA (`io2rva`, the section table)
+/// → target RVA (the pre-processing RVA rift) → target file offset (the PE rift).
+pub fn copy_rift(
+    io2rva: &[RiftEntry],
+    rva_rift: &[RiftEntry],
+    pe_rift: &[RiftEntry],
+) -> Option<Vec<RiftEntry>> {
+    let forward = compose(&compose(io2rva, rva_rift)?, pe_rift)?;
+    Some(reverse(&forward))
+}

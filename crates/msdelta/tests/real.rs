@@ -297,9 +297,14 @@ fn genuine_pa30_headers_match_the_index() {
         "all payloads: {decoded} PA30 targets decoded and verified ({null_source} without a basis), {bytes} bytes, {:.1} MB/s (this build's profile)",
         bytes as f64 / secs.max(1e-9) / 1e6
     );
-    // Every null-source target of the three payloads (6 + 4 + 1) decodes and verifies.
+    // Every null-source target of the three payloads (6 + 4 + 1) decodes and verifies,
+    // and so do the deltas against a basis whose source transforms are implemented.
     assert!(
         null_source >= 11,
         "{null_source} null-source targets decoded"
+    );
+    assert!(
+        decoded >= 61,
+        "{decoded} PA30 targets decoded (61 expected: 11 null-source, 50 against a basis)"
     );
 }
