@@ -263,20 +263,102 @@ pub fn compose(a: &[RiftEntry], b: &[RiftEntry]) -> Option<Vec<RiftEntry>> {
     Some(out)
 }
 
-/// The inverse of a piecewise map: every segment `[s, next)` with offset `o` becomes
-/// an entry `(s + o, s)`. Where the images of two segments overlap, the segment whose
-/// image starts later takes over from its start (entries sorted by their new source,
-/// ties in the original order); a gap between images continues the segment before it.
+/// The inverse of a piecewise map, as msdelta builds it where images of segments
+/// overlap or leave gaps (i386 file alignment makes both happen).
+///
+/// Segments are taken in source order starting at position 0: first the piece
+/// `[0, next breakpoint)` with the offset in force at 0, then each later segment (the
+/// last one reaching to +∞), and last the region below 0, which wraps to the last
+/// segment's offset, then the segments that start at or below 0. Each piece claims
+/// only the parts of its image that no earlier piece claimed: an entry
+/// `(image position, source position)` opens every such part. So where images overlap
+/// the earlier piece wins, and a gap keeps the entry before it unless the wrapped
+/// region claims it. A table with one distinct source gives the single entry
+/// `(0, target − source)`.
+///
+/// The interval semantics follow the public description of msdelta's `Reverse` in
+/// jlevere/msdelta's `src/lzx/rift.rs` (learned there, written here from scratch).
 pub fn reverse(a: &[RiftEntry]) -> Vec<RiftEntry> {
-    let mut out: Vec<RiftEntry> = a
-        .iter()
-        .map(|e| RiftEntry {
-            source: e.target,
-            target: e.source,
-        })
-        .collect();
+    let Some(first) = a.first() else {
+        return Vec::new();
+    };
+    if a.iter().all(|e| e.source == first.source) {
+        return vec![RiftEntry {
+            source: 0,
+            target: first.target.wrapping_sub(first.source),
+        }];
+    }
+    // Wide arithmetic: the outermost pieces reach to ±∞.
+    const NEG_INF: i128 = i64::MIN as i128;
+    const POS_INF: i128 = i64::MAX as i128 + 1;
+    let off = |e: &RiftEntry| i128::from(e.target) - i128::from(e.source);
+    let src = |i: usize| a.get(i).map_or(POS_INF, |e| i128::from(e.source));
+    let last_off = a.last().map_or(0, off);
+    // (piece start, piece end, offset) in processing order.
+    let mut pieces: Vec<(i128, i128, i128)> = Vec::with_capacity(a.len() + 2);
+    let above = a.partition_point(|e| e.source <= 0);
+    let at_zero = above
+        .checked_sub(1)
+        .and_then(|k| a.get(k))
+        .map_or(last_off, off);
+    pieces.push((0, src(above), at_zero));
+    for i in above..a.len() {
+        pieces.push((src(i), src(i + 1), a.get(i).map_or(0, off)));
+    }
+    pieces.push((NEG_INF, src(0).min(0), last_off));
+    for i in 0..above {
+        pieces.push((src(i), src(i + 1).min(0), a.get(i).map_or(0, off)));
+    }
+    // Claimed image intervals, disjoint, sorted, touching ones merged.
+    let mut claimed: Vec<(i128, i128)> = Vec::new();
+    let mut out = Vec::new();
+    for (s0, s1, o) in pieces {
+        if s0 >= s1 {
+            continue;
+        }
+        let lo = (s0 + o).max(NEG_INF);
+        let hi = (s1 + o).min(POS_INF);
+        if lo >= hi {
+            continue;
+        }
+        let first = claimed.partition_point(|c| c.1 < lo);
+        let end = claimed.partition_point(|c| c.0 <= hi);
+        let mut at = lo;
+        for c in claimed.get(first..end).unwrap_or(&[]) {
+            if at < c.0 {
+                push_wide(&mut out, at, at - o);
+            }
+            at = at.max(c.1);
+        }
+        if at < hi {
+            push_wide(&mut out, at, at - o);
+        }
+        let merged_lo = claimed.get(first).map_or(lo, |c| c.0.min(lo));
+        let merged_hi = end
+            .checked_sub(1)
+            .and_then(|k| claimed.get(k))
+            .filter(|_| end > first)
+            .map_or(hi, |c| c.1.max(hi));
+        claimed.splice(first..end.max(first), [(merged_lo, merged_hi)]);
+        if out.len() > MAX_COMPOSED_ENTRIES {
+            break;
+        }
+    }
     out.sort_by_key(|e| e.source);
     out
+}
+
+/// Pushes an entry whose ends fit in 64 bits (the ±∞ ends of the outer pieces are
+/// sentinels, not entries).
+fn push_wide(out: &mut Vec<RiftEntry>, image: i128, source: i128) {
+    if let (Ok(s), Ok(t)) = (i64::try_from(image), i64::try_from(source)) {
+        if s != i64::MIN && t != i64::MIN {
+            out.push(RiftEntry {
+                source: s,
+                target: t,
+            });
+        }
+    }
 }
 
 /// The copy rift of a PE delta: target file offset → source file offset, so a source
