@@ -48,6 +48,28 @@ fn main() {
                     let blob = std::fs::read(dir.join(&src.source_name)).unwrap();
                     match kbscan_msdelta::apply(&blob, basis_bytes.as_deref()) {
                         Ok(d) => {
+                            if std::env::var_os("SHOW_OK").is_some() {
+                                let f = kbscan_msdelta::parse_framing(&blob).unwrap();
+                                if let Ok(p) = kbscan_msdelta::rift::parse_pe_preprocess(
+                                    &blob[f.preprocess.clone()],
+                                ) {
+                                    println!(
+                                        "OK blob {} basis {} size {} rva_rift {:x?}",
+                                        src.source_name,
+                                        basis_bytes.as_ref().map_or(0, |b| b.len()),
+                                        d.data.len(),
+                                        p.rva_rift
+                                            .iter()
+                                            .take(5)
+                                            .map(|e| (e.source, e.target))
+                                            .collect::<Vec<_>>()
+                                    );
+                                }
+                            }
+                            if let Some(o) = &out {
+                                std::fs::write(o.join(format!("ok-{}", src.source_name)), &d.data)
+                                    .ok();
+                            }
                             done.insert(i, Some(d.data));
                         }
                         Err(e) => {

@@ -496,26 +496,71 @@ pub fn decode(
             lru[1] = lru[0];
             lru[0] = distance;
         }
-        let from = vpos - distance;
-        if distance <= 0 || from < 0 {
-            return Err(BodyError::BadOffset { pos, distance });
-        }
         let left = (target_size - out.len()) as u64;
-        let length = length.min(left) as usize;
-        let from = from as usize;
-        let src = source.len();
-        if from + length <= src {
-            out.extend_from_slice(&source[from..from + length]);
-        } else if from >= src && from - src + length <= out.len() {
-            out.extend_from_within(from - src..from - src + length);
-        } else {
-            for k in from..from + length {
-                let b = if k < src { source[k] } else { out[k - src] };
-                out.push(b);
+        let mut length = length.min(left) as usize;
+        let mut distance = distance;
+        let mut vpos = vpos;
+        loop {
+            // A source-relative copy follows the rift: where it crosses a rift
+            // breakpoint, the rest is read from where the new entry places it.
+            let chunk = match offsets.0.get(next_offset) {
+                Some(&(key, _)) if slot <= 3 => (key - vpos).clamp(1, length as i64) as usize,
+                _ => length,
+            };
+            copy_match(&mut out, source, vpos, distance, chunk, pos)?;
+            length -= chunk;
+            if length == 0 {
+                break;
             }
+            vpos += chunk as i64;
+            let old = rift;
+            while let Some(&(key, off)) = offsets.0.get(next_offset) {
+                if key > vpos {
+                    break;
+                }
+                rift = off;
+                next_offset += 1;
+            }
+            distance -= rift - old;
         }
     }
     Ok(out)
+}
+
+/// Appends `length` bytes read at virtual position `vpos − distance` (the source, then
+/// the output so far; the copy may overlap what it writes).
+fn copy_match(
+    out: &mut Vec<u8>,
+    source: &[u8],
+    vpos: i64,
+    distance: i64,
+    length: usize,
+    pos: u64,
+) -> Result<(), BodyError> {
+    let from = vpos - distance;
+    if distance <= 0 || from < 0 {
+        return Err(BodyError::BadOffset { pos, distance });
+    }
+    let from = from as usize;
+    let src = source.len();
+    if let Some(s) = source.get(from..from + length) {
+        out.extend_from_slice(s);
+    } else if from >= src && from - src + length <= out.len() {
+        out.extend_from_within(from - src..from - src + length);
+    } else {
+        for k in from..from + length {
+            let b = if k < src {
+                source.get(k)
+            } else {
+                out.get(k - src)
+            };
+            let Some(&b) = b else {
+                return Err(BodyError::BadOffset { pos, distance });
+            };
+            out.push(b);
+        }
+    }
+    Ok(())
 }
 
 /// The rift as the symbol decoder reads it: (virtual position, offset to add to it)
