@@ -203,7 +203,9 @@ fn fix_header(b: &mut [u8], pe: &PeImage, pre: &PePreprocess) {
     } else {
         put_u32(b, pe.opt_at + 28, pre.image_base as u32);
     }
-    if old_ts == 0 || old_ts == pre.timestamp {
+    // Without target facts (a delta whose target is of another architecture) the
+    // directories keep their own time stamps.
+    if old_ts == 0 || old_ts == pre.timestamp || pre.timestamp == 0 {
         return;
     }
     let mut stamp = |at: usize| {
