@@ -32,7 +32,8 @@
 //! SHA-1 (see the crate's real-payload test).
 
 use crate::pe::{
-    dir, put_u32, put_u64, u16_at, u32_at, u64_at, PeImage, MACHINE_I386, SCN_EXECUTE,
+    dir, put_u32, put_u64, u16_at, u32_at, u64_at, PeImage, MACHINE_AMD64, MACHINE_I386,
+    SCN_EXECUTE,
 };
 use crate::rift::{map_through, PePreprocess, RiftEntry};
 use std::collections::BTreeSet;
@@ -128,6 +129,7 @@ pub fn prepare(basis: &[u8], pre: &PePreprocess, flags: u64) -> Result<Prepared,
     }
     let machine_ok = match pe.machine {
         MACHINE_I386 => !pe.pe32_plus,
+        MACHINE_AMD64 => pe.pe32_plus,
         _ => false,
     };
     if !machine_ok {
@@ -159,11 +161,23 @@ pub fn prepare(basis: &[u8], pre: &PePreprocess, flags: u64) -> Result<Prepared,
     if flags & flag::RELOCS != 0 {
         relocs(&cx, &mut b, &mut owned);
     }
-    if flags & flag::I386_JMPS != 0 {
-        branches(&cx, &mut b, &owned, Branch::Jump);
+    if pe.machine == MACHINE_I386 {
+        if flags & flag::I386_JMPS != 0 {
+            branches(&cx, &mut b, &owned, Branch::Jump);
+        }
+        if flags & flag::I386_CALLS != 0 {
+            branches(&cx, &mut b, &owned, Branch::Call);
+        }
     }
-    if flags & flag::I386_CALLS != 0 {
-        branches(&cx, &mut b, &owned, Branch::Call);
+    if pe.machine == MACHINE_AMD64 && pe.dir(dir::EXCEPTION).is_some() {
+        if flags & flag::AMD64_DISASM != 0 {
+            return Err(
+                "the AMD64_DISASM transform (RIP-relative operands of .pdata functions)".into(),
+            );
+        }
+        if flags & flag::AMD64_PDATA != 0 {
+            pdata(&cx, &mut b);
+        }
     }
     let io2rva = io2rva(&pe);
     let copy_rift = crate::rift::copy_rift(&io2rva, &pre.rva_rift, &pre.pe_rift)
@@ -285,22 +299,63 @@ fn thunks(cx: &Ctx<'_>, b: &mut [u8], owned: &mut Owned, rva: u32, bound: bool) 
     let Some(first) = cx.pe.rva_to_offset(rva.into()) else {
         return;
     };
+    let wide = cx.pe.pe32_plus;
+    let (size, ordinal) = if wide {
+        (8, 1u64 << 63)
+    } else {
+        (4, 1u64 << 31)
+    };
     for k in 0..MAX_WALK {
-        let Some(at) = first.checked_add(4 * k) else {
+        let Some(at) = first.checked_add(size * k) else {
             return;
         };
-        let Some(v) = u32_at(b, at) else { return };
+        let v = if wide {
+            u64_at(b, at)
+        } else {
+            u32_at(b, at).map(u64::from)
+        };
+        let Some(v) = v else { return };
         if v == 0 {
             return;
         }
-        if bound {
-            put_u32(b, at, cx.rebase(v.into()) as u32);
-            owned.set(at, 4);
-        } else if v & 0x8000_0000 == 0 {
-            cx.map_field(b, owned, at);
+        let new = if bound {
+            Some(cx.rebase(v))
+        } else if v & ordinal == 0 {
+            // A by-name entry: the RVA of its hint/name record.
+            Some(cx.map(v as i64) as u64)
         } else {
-            owned.set(at, 4);
+            None
+        };
+        if let Some(nv) = new {
+            if wide {
+                put_u64(b, at, nv);
+            } else {
+                put_u32(b, at, nv as u32);
+            }
         }
+        owned.set(at, size);
+    }
+}
+
+/// `AMD64_PDATA`: the begin, end and unwind-data RVAs of every `RUNTIME_FUNCTION`.
+fn pdata(cx: &Ctx<'_>, b: &mut [u8]) {
+    let Some((rva, size)) = cx.pe.dir(dir::EXCEPTION) else {
+        return;
+    };
+    let Some(at) = cx.pe.rva_to_offset(rva.into()) else {
+        return;
+    };
+    let end = at.saturating_add(size as usize).min(b.len());
+    let mut e = at;
+    while e.saturating_add(12) <= end {
+        for f in [e, e + 4, e + 8] {
+            if let Some(v) = u32_at(b, f) {
+                if v != 0 {
+                    put_u32(b, f, cx.map(i64::from(v)) as u32);
+                }
+            }
+        }
+        e += 12;
     }
 }
 
