@@ -17,6 +17,30 @@ fn main() {
             .map(|e| (e.source, e.target))
             .collect::<Vec<_>>()
     );
+    if let Some(pe) = kbscan_msdelta::pe::PeImage::parse(&basis) {
+        let mut io: Vec<kbscan_msdelta::rift::RiftEntry> = vec![kbscan_msdelta::rift::RiftEntry {
+            source: 0,
+            target: 0,
+        }];
+        for s in &pe.sections {
+            if s.va != 0 && s.raw_off != 0 {
+                io.push(kbscan_msdelta::rift::RiftEntry {
+                    source: s.raw_off.into(),
+                    target: s.va.into(),
+                });
+            }
+        }
+        io.sort_by_key(|e| e.source);
+        let f = kbscan_msdelta::rift::compose(
+            &kbscan_msdelta::rift::compose(&io, &pre.rva_rift).unwrap(),
+            &pre.pe_rift,
+        )
+        .unwrap();
+        println!(
+            "forward {:?}",
+            f.iter().map(|e| (e.source, e.target)).collect::<Vec<_>>()
+        );
+    }
     let p = kbscan_msdelta::source::prepare(&basis, &pre, f.header.flags).unwrap();
     println!(
         "copy_rift {:x?}",

@@ -370,8 +370,9 @@ fn read_lengths(
 /// virtual position; source-relative copies (slots 0..=3) are placed through the rift:
 /// `copy_rift` maps output offsets to source offsets (empty: the identity), so a
 /// source copy with delta `d` at an output offset `t` that the rift entry `(t0, s0)`
-/// covers reads the source at `s0 + (t − t0) − d`, and a whole-source copy at
-/// `s0 + (t − t0)`. The patch's own rift table must be empty.
+/// covers reads the source at `s0 + (t − t0) − d` onwards, and a whole-source copy
+/// at `s0 + (t − t0)`, re-placed at every later entry it runs into. The patch's own
+/// rift table must be empty.
 pub fn decode(
     patch: &[u8],
     source: &[u8],
@@ -501,10 +502,12 @@ pub fn decode(
         let mut distance = distance;
         let mut vpos = vpos;
         loop {
-            // A source-relative copy follows the rift: where it crosses a rift
-            // breakpoint, the rest is read from where the new entry places it.
+            // A whole-source copy (slot 3) follows the rift: where it crosses a rift
+            // breakpoint, the rest is read where the new entry places it. Copies
+            // with an explicit delta (slots 0..=2) keep the place they started at
+            // (both proven by genuine targets: each rule alone fails some).
             let chunk = match offsets.0.get(next_offset) {
-                Some(&(key, _)) if slot <= 3 => (key - vpos).clamp(1, length as i64) as usize,
+                Some(&(key, _)) if slot == 3 => (key - vpos).clamp(1, length as i64) as usize,
                 _ => length,
             };
             copy_match(&mut out, source, vpos, distance, chunk, pos)?;
