@@ -242,6 +242,10 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
         (Err(what), _) => format!(
             "delta against a basis with {ft_name} source transforms needing {what} (flags {flag_list})"
         ),
+        (Ok(p), _) if !p.missing.is_empty() => format!(
+            "delta against a basis with {ft_name} source transforms needing {} (flags {flag_list})",
+            p.missing.join(", ")
+        ),
         (Ok(_), Some(e)) => format!(
             "delta against a basis with {ft_name} source transforms whose body does not decode against the transformed basis ({}: {e}; flags {flag_list})",
             e.kind()

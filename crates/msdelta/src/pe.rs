@@ -20,6 +20,7 @@ pub mod dir {
     pub const EXCEPTION: usize = 3;
     pub const BASERELOC: usize = 5;
     pub const DEBUG: usize = 6;
+    pub const LOAD_CONFIG: usize = 10;
     pub const BOUND_IMPORT: usize = 11;
     pub const IAT: usize = 12;
     pub const CLR: usize = 14;

@@ -63,6 +63,10 @@ pub const MAX_WALK: usize = 1 << 20;
 pub struct Prepared {
     pub source: Vec<u8>,
     pub copy_rift: Vec<RiftEntry>,
+    /// Transforms the flags ask for on structures this basis has, that are not
+    /// implemented (none of the genuine payloads needs them): named in the error when
+    /// the target hash then does not match.
+    pub missing: Vec<&'static str>,
 }
 
 /// Byte ownership: a set bit means a transform owns the byte (or it is not code).
@@ -161,6 +165,7 @@ pub fn prepare(basis: &[u8], pre: &PePreprocess, flags: u64) -> Result<Prepared,
     if flags & flag::RELOCS != 0 {
         relocs(&cx, &mut b, &mut owned);
     }
+    let mut missing = Vec::new();
     if pe.machine == MACHINE_I386 {
         if flags & flag::I386_JMPS != 0 {
             branches(&cx, &mut b, &owned, Branch::Jump);
@@ -168,16 +173,20 @@ pub fn prepare(basis: &[u8], pre: &PePreprocess, flags: u64) -> Result<Prepared,
         if flags & flag::I386_CALLS != 0 {
             branches(&cx, &mut b, &owned, Branch::Call);
         }
+        if flags & flag::I386_SMASHLOCK != 0 && has_lock_prefix_table(&pe, basis) {
+            missing.push("I386_SMASHLOCK (the basis has a lock prefix table)");
+        }
     }
     if pe.machine == MACHINE_AMD64 && pe.dir(dir::EXCEPTION).is_some() {
         if flags & flag::AMD64_DISASM != 0 {
-            return Err(
-                "the AMD64_DISASM transform (RIP-relative operands of .pdata functions)".into(),
-            );
+            missing.push("AMD64_DISASM (the basis has .pdata functions)");
         }
         if flags & flag::AMD64_PDATA != 0 {
             pdata(&cx, &mut b);
         }
+    }
+    if flags & flag::UNBIND != 0 && pe.dir(dir::BOUND_IMPORT).is_some() {
+        missing.push("UNBIND (the basis has bound imports)");
     }
     let io2rva = io2rva(&pe);
     let copy_rift = crate::rift::copy_rift(&io2rva, &pre.rva_rift, &pre.pe_rift)
@@ -185,7 +194,21 @@ pub fn prepare(basis: &[u8], pre: &PePreprocess, flags: u64) -> Result<Prepared,
     Ok(Prepared {
         source: b,
         copy_rift,
+        missing,
     })
+}
+
+/// Whether the i386 load configuration names a lock prefix table (the list of `LOCK`
+/// prefixes a uniprocessor build smashes).
+fn has_lock_prefix_table(pe: &PeImage, b: &[u8]) -> bool {
+    pe.dir(dir::LOAD_CONFIG)
+        .and_then(|d| pe.rva_to_offset(d.0.into()))
+        .and_then(|at| {
+            let size = u32_at(b, at)?;
+            // `LockPrefixTable` sits at offset 0x20 of IMAGE_LOAD_CONFIG_DIRECTORY32.
+            (size >= 0x24).then(|| u32_at(b, at + 0x20)).flatten()
+        })
+        .is_some_and(|v| v != 0)
 }
 
 /// File offset → RVA of the source: `(0, 0)`, then each section's raw start at its

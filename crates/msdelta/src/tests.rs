@@ -740,3 +740,352 @@ fn pe_preprocess_buffer_layout() {
         .bits(0, 40);
     assert!(parse_pe_preprocess(&w.bytes).is_err());
 }
+
+// ---- rift algebra ----------------------------------------------------------------
+
+fn rift_of(pairs: &[(i64, i64)]) -> Vec<crate::rift::RiftEntry> {
+    pairs
+        .iter()
+        .map(|&(source, target)| crate::rift::RiftEntry { source, target })
+        .collect()
+}
+
+fn pairs_of(t: &[crate::rift::RiftEntry]) -> Vec<(i64, i64)> {
+    t.iter().map(|e| (e.source, e.target)).collect()
+}
+
+#[test]
+fn rift_mapping_is_identity_below_the_first_entry() {
+    use crate::rift::map_through;
+    let t = rift_of(&[(0x1000, 0x1010), (0x2000, 0x1ff0)]);
+    assert_eq!(map_through(&t, 0xfff), 0xfff);
+    assert_eq!(map_through(&t, 0x1000), 0x1010);
+    assert_eq!(map_through(&t, 0x1fff), 0x200f);
+    assert_eq!(map_through(&t, 0x2000), 0x1ff0);
+    assert_eq!(map_through(&t, 0x9000), 0x8ff0);
+    assert_eq!(map_through(&[], 0x1234), 0x1234);
+}
+
+#[test]
+fn rift_composition_walks_both_tables() {
+    use crate::rift::compose;
+    // File offset → RVA, then RVA → RVA with one move inside the second section.
+    let io2rva = rift_of(&[(0, 0), (0x400, 0x1000), (0x800, 0x2000)]);
+    let moved = rift_of(&[(0, 0), (0x2100, 0x2140)]);
+    let c = compose(&io2rva, &moved).unwrap();
+    assert_eq!(
+        pairs_of(&c),
+        [(0, 0), (0x400, 0x1000), (0x800, 0x2000), (0x900, 0x2140)]
+    );
+    // Pieces with one offset merge; an empty operand is the identity.
+    let same = compose(&rift_of(&[(0, 0), (0x10, 0x10)]), &[]).unwrap();
+    assert_eq!(pairs_of(&same), [(0, 0), (0x10, 0x10)]);
+    let merged = compose(&rift_of(&[(0, 5), (0x10, 0x15)]), &rift_of(&[(0, 0)])).unwrap();
+    assert_eq!(pairs_of(&merged), [(0, 5)]);
+}
+
+/// The inverse keeps the earlier piece where images overlap, continues the entry
+/// before a gap, and lets the wrapped region (below 0, at the last offset) claim the
+/// gaps below its reach. The first two tables are the forward maps of genuine deltas
+/// (Vista x86 blob 29, Vista x64 blob 152) that verify only with this rule.
+#[test]
+fn rift_reverse_resolves_overlaps_and_gaps() {
+    use crate::rift::reverse;
+    let fwd = rift_of(&[
+        (0, 0),
+        (0x548, 0x54c),
+        (0x558, 0x560),
+        (0x560, 0x56a),
+        (0x800, 0x800),
+    ]);
+    assert_eq!(
+        pairs_of(&reverse(&fwd)),
+        [
+            (0, 0),
+            (0x54c, 0x548),
+            (0x560, 0x558),
+            (0x56a, 0x560),
+            (0x80a, 0x80a)
+        ]
+    );
+    let fwd = rift_of(&[
+        (0, 0),
+        (0x7a8, 0x750),
+        (0xac8, 0xa18),
+        (0xc58, 0xb7c),
+        (0x2000, 0x1800),
+    ]);
+    assert_eq!(
+        pairs_of(&reverse(&fwd)),
+        [
+            (0, 0),
+            (0x7a8, 0x800),
+            (0xa70, 0xb20),
+            (0xba8, 0xc84),
+            (0x1f24, 0x2724)
+        ]
+    );
+    // Gaps below the last offset (0x1800) go to the wrapped region.
+    let io2rva = rift_of(&[(0, 0), (0x400, 0x1000), (0x800, 0x2000)]);
+    assert_eq!(
+        pairs_of(&reverse(&io2rva)),
+        [
+            (0, 0),
+            (0x400, -0x1400),
+            (0x1000, 0x400),
+            (0x1400, -0x400),
+            (0x2000, 0x800)
+        ]
+    );
+    // One distinct source: a single entry; nothing: nothing.
+    assert_eq!(pairs_of(&reverse(&rift_of(&[(4, 9)]))), [(0, 5)]);
+    assert!(reverse(&[]).is_empty());
+    // Extreme values stay in range (no overflow, no sentinel entries).
+    let wide = rift_of(&[(i64::MIN, i64::MAX), (0, 0), (i64::MAX, i64::MIN)]);
+    let r = reverse(&wide);
+    assert!(r
+        .iter()
+        .all(|e| e.source != i64::MIN && e.target != i64::MIN));
+}
+
+/// A whole-source copy follows the copy rift across its breakpoints; a copy with an
+/// explicit delta keeps reading where it started.
+#[test]
+fn source_copies_and_rift_breakpoints() {
+    let source = b"0123456789abcdef";
+    let rift = rift_of(&[(0, 0), (4, 8)]);
+    let whole = default_patch(|w| {
+        main_sym(w, 256 + 3 * 8 + 7); // slot 3, length 8
+        main_sym(w, 256 + 3); // slot 0, length 4
+        w.bits(0x2000, 14); // delta 0
+    });
+    let out = crate::lzx::decode(&whole, source, 12, &rift).unwrap();
+    assert_eq!(&out, b"012389abcdef");
+    let delta0 = default_patch(|w| {
+        main_sym(w, 256 + 7); // slot 0, length 8
+        w.bits(0x2000, 14);
+    });
+    let out = crate::lzx::decode(&delta0, source, 8, &rift).unwrap();
+    assert_eq!(&out, b"01234567");
+    // Without a rift both read the source in place.
+    let out = crate::lzx::decode(&whole, source, 12, &[]).unwrap();
+    assert_eq!(&out, b"0123456789ab");
+}
+
+// ---- source transforms on a hand-built i386 image ------------------------------------
+
+/// A two-section i386 image (`.text` at RVA 0x1000 / file 0x400, executable; `.data`
+/// at RVA 0x2000 / file 0x800) with exports, imports, relocations and branches.
+fn small_pe() -> Vec<u8> {
+    let mut b = vec![0u8; 0xa00];
+    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put16 = |b: &mut [u8], at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    b[..2].copy_from_slice(b"MZ");
+    put(&mut b, 0x3c, 0x40);
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    put16(&mut b, 0x44, 0x14c);
+    put16(&mut b, 0x46, 2);
+    put(&mut b, 0x48, 0x1111_1111); // TimeDateStamp
+    put16(&mut b, 0x54, 0xe0);
+    let opt = 0x58;
+    put16(&mut b, opt, 0x10b);
+    put(&mut b, opt + 28, 0x1000_0000); // ImageBase
+    put(&mut b, opt + 56, 0x3000); // SizeOfImage
+    put(&mut b, opt + 64, 0xdead_beef); // CheckSum
+    put(&mut b, opt + 92, 16);
+    let dirs = opt + 96;
+    put(&mut b, dirs, 0x1300); // exports
+    put(&mut b, dirs + 4, 0x60);
+    put(&mut b, dirs + 8, 0x2040); // imports
+    put(&mut b, dirs + 12, 0x28);
+    put(&mut b, dirs + 5 * 8, 0x2100); // relocations
+    put(&mut b, dirs + 5 * 8 + 4, 0x10);
+    let sec = opt + 0xe0;
+    b[sec..sec + 5].copy_from_slice(b".text");
+    for (k, (va, raw, ch)) in [
+        (0x1000, 0x400, 0x6000_0020u32),
+        (0x2000, 0x800, 0x4000_0040),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = sec + 40 * k;
+        put(&mut b, s + 8, if k == 0 { 0x400 } else { 0x200 });
+        put(&mut b, s + 12, va);
+        put(&mut b, s + 16, if k == 0 { 0x400 } else { 0x200 });
+        put(&mut b, s + 20, raw);
+        put(&mut b, s + 36, ch);
+    }
+    let fo = |rva: usize| {
+        if rva >= 0x2000 {
+            rva - 0x2000 + 0x800
+        } else {
+            rva - 0x1000 + 0x400
+        }
+    };
+    // call 0x1250 at 0x1000; a call into .data (not code: left alone) at 0x1008.
+    b[fo(0x1000)] = 0xe8;
+    put(&mut b, fo(0x1001), 0x1250 - 0x1005);
+    b[fo(0x1008)] = 0xe8;
+    put(&mut b, fo(0x1009), 0x2010 - 0x100d);
+    // jmp 0x1200 at 0x1100 and je 0x1210 at 0x1110: both become short forms.
+    b[fo(0x1100)] = 0xe9;
+    put(&mut b, fo(0x1101), 0x1200 - 0x1105);
+    b[fo(0x1110)..fo(0x1112)].copy_from_slice(&[0x0f, 0x84]);
+    put(&mut b, fo(0x1112), 0x1210 - 0x1116);
+    // jmp 0x1000 at 0x1120: still far.
+    b[fo(0x1120)] = 0xe9;
+    put(&mut b, fo(0x1121), (0x1000i32 - 0x1125) as u32);
+    // Relocated operands: VAs of 0x1250 and 0x2004.
+    put(&mut b, fo(0x11f0), 0x1000_1250);
+    put(&mut b, fo(0x1220), 0x1000_2004);
+    // Exports: name, 2 functions, 2 names, ordinals.
+    let e = fo(0x1300);
+    put(&mut b, e + 12, 0x1380);
+    put(&mut b, e + 16, 1);
+    put(&mut b, e + 20, 2);
+    put(&mut b, e + 24, 2);
+    put(&mut b, e + 28, 0x1340);
+    put(&mut b, e + 32, 0x1348);
+    put(&mut b, e + 36, 0x1350);
+    put(&mut b, fo(0x1340), 0x1000);
+    put(&mut b, fo(0x1344), 0x1250);
+    put(&mut b, fo(0x1348), 0x1360);
+    put(&mut b, fo(0x134c), 0x1370);
+    // Imports: one descriptor, ILT and IAT with a by-name and a by-ordinal entry.
+    let d = fo(0x2040);
+    put(&mut b, d, 0x2080);
+    put(&mut b, d + 12, 0x20a0);
+    put(&mut b, d + 16, 0x2090);
+    for t in [0x2080, 0x2090] {
+        put(&mut b, fo(t), 0x20b0);
+        put(&mut b, fo(t + 4), 0x8000_0005);
+    }
+    // Relocation block for page 0x1000: HIGHLOW at 0x1220 and 0x11f0, then padding.
+    let r = fo(0x2100);
+    put(&mut b, r, 0x1000);
+    put(&mut b, r + 4, 0x10);
+    put16(&mut b, r + 8, 0x3220);
+    put16(&mut b, r + 10, 0x31f0);
+    b
+}
+
+fn small_pre() -> crate::rift::PePreprocess {
+    crate::rift::PePreprocess {
+        image_base: 0x2000_0000,
+        checksum: 0x1234_5678,
+        timestamp: 0x5555_5555,
+        pe_rift: rift_of(&[(0, 0), (0x1000, 0x400), (0x2000, 0x800)]),
+        cli_metadata: false,
+        // Code from 0x1200 moves down by 0x80, data up by 8.
+        rva_rift: rift_of(&[(0x1000, 0x1000), (0x1200, 0x1180), (0x2000, 0x2008)]),
+        cli_map: false,
+        unread_bits: 0,
+    }
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+#[test]
+fn i386_source_transforms_on_a_small_image() {
+    let basis = small_pe();
+    let p = crate::source::prepare(&basis, &small_pre(), 0x2e1fe).unwrap();
+    let t = &p.source;
+    assert!(p.missing.is_empty());
+    // Header: checksum cleared, the target's time stamp and image base.
+    assert_eq!(le32(t, 0x58 + 64), 0);
+    assert_eq!(le32(t, 0x48), 0x5555_5555);
+    assert_eq!(le32(t, 0x58 + 28), 0x2000_0000);
+    // call 0x1250 (now 0x11d0) from 0x1005; the call into data is left alone.
+    assert_eq!(le32(t, 0x401), 0x11d0 - 0x1005);
+    assert_eq!(le32(t, 0x409), 0x2010 - 0x100d);
+    // jmp / je to 0x1200 / 0x1210 (now 0x1180 / 0x1190) become EB / 74 short forms.
+    assert_eq!(&t[0x500..0x502], &[0xeb, 0x7b]);
+    assert_eq!(&t[0x510..0x512], &[0x74, 0x7a]);
+    // A far jump whose displacement does not move keeps its bytes.
+    assert_eq!(le32(t, 0x521), (0x1000i32 - 0x1125) as u32);
+    // Relocated operands: re-based on the target base through the rift.
+    assert_eq!(le32(t, 0x5f0), 0x2000_11d0);
+    assert_eq!(le32(t, 0x620), 0x2000_200c);
+    // The block list, rebuilt from the mapped sites (0x1220 → 0x11a0), sorted.
+    assert_eq!(le32(t, 0x900), 0x1000);
+    assert_eq!(le32(t, 0x904), 12);
+    assert_eq!(&t[0x908..0x90c], &[0xa0, 0x31, 0xf0, 0x31]);
+    // Exports: every RVA through the rift.
+    let e = 0x700;
+    assert_eq!(
+        [
+            le32(t, e + 12),
+            le32(t, e + 28),
+            le32(t, e + 32),
+            le32(t, e + 36)
+        ],
+        [0x1300, 0x12c0, 0x12c8, 0x12d0]
+    );
+    assert_eq!([le32(t, 0x740), le32(t, 0x744)], [0x1000, 0x11d0]);
+    assert_eq!([le32(t, 0x748), le32(t, 0x74c)], [0x12e0, 0x12f0]);
+    // Imports: descriptor RVAs and by-name thunks move, ordinals stay.
+    assert_eq!(
+        [le32(t, 0x840), le32(t, 0x84c), le32(t, 0x850)],
+        [0x2088, 0x20a8, 0x2098]
+    );
+    assert_eq!([le32(t, 0x880), le32(t, 0x884)], [0x20b8, 0x8000_0005]);
+    assert_eq!([le32(t, 0x890), le32(t, 0x894)], [0x20b8, 0x8000_0005]);
+    // Copy rift: target file offset → source file offset through both section maps;
+    // where the moved code overlaps the code before it, the earlier piece keeps it.
+    assert_eq!(crate::rift::map_through(&p.copy_rift, 0x580), 0x580);
+    assert_eq!(crate::rift::map_through(&p.copy_rift, 0x600), 0x680);
+    assert_eq!(crate::rift::map_through(&p.copy_rift, 0x808), 0x800);
+    // Without MARK every byte may be code: the data call is then translated too,
+    // its target (0x2010 → 0x2018) being in a section.
+    let p = crate::source::prepare(&basis, &small_pre(), 0x2e1fe & !0x2).unwrap();
+    assert_eq!(le32(&p.source, 0x409), 0x2018 - 0x100d);
+}
+
+#[test]
+fn source_transforms_refuse_what_they_do_not_know() {
+    let pre = small_pre();
+    assert!(crate::source::prepare(b"not a PE", &pre, 0x2e1fe).is_err());
+    let mut ia64 = small_pe();
+    ia64[0x44..0x46].copy_from_slice(&0x200u16.to_le_bytes());
+    let e = crate::source::prepare(&ia64, &pre, 0x2e1fe).err().unwrap();
+    assert!(e.contains("0x0200"), "{e}");
+    let mut cli = pre.clone();
+    cli.cli_map = true;
+    let e = crate::source::prepare(&small_pe(), &cli, 0x2e1fe)
+        .err()
+        .unwrap();
+    assert!(e.contains("CLI"), "{e}");
+    // A bound import directory: UNBIND is named as missing.
+    let mut bound = small_pe();
+    let at = 0x58 + 96 + 11 * 8;
+    bound[at..at + 4].copy_from_slice(&0x2180u32.to_le_bytes());
+    let p = crate::source::prepare(&bound, &pre, 0x2e1fe).unwrap();
+    assert_eq!(p.missing, ["UNBIND (the basis has bound imports)"]);
+}
+
+/// Every truncation and mutation of the small image goes through the transforms
+/// without a panic.
+#[test]
+fn source_transforms_survive_mutations() {
+    let basis = small_pe();
+    let pre = small_pre();
+    for cut in (0..basis.len()).step_by(7) {
+        let _ = crate::source::prepare(&basis[..cut], &pre, 0x2e63e);
+        let _ = crate::source::prepare(&basis[..cut], &pre, 0x2e1fe);
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..400 {
+        let mut m = basis.clone();
+        for _ in 0..8 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = (seed % m.len() as u64) as usize;
+            m[at] = (seed >> 32) as u8;
+        }
+        let _ = crate::source::prepare(&m, &pre, 0x2e1fe);
+    }
+}
