@@ -221,7 +221,7 @@ fn segment_at(table: &[RiftEntry], x: i64) -> (i64, Option<i64>) {
 }
 
 /// `b ∘ a`: the table that maps `x` to `b(a(x))`, both read as piecewise-constant
-/// offsets ([`segment_at`]). `None` past [`MAX_COMPOSED_ENTRIES`]. An empty operand is
+/// offsets (below its first entry a table continues its last entry's offset). `None` past [`MAX_COMPOSED_ENTRIES`]. An empty operand is
 /// the identity.
 pub fn compose(a: &[RiftEntry], b: &[RiftEntry]) -> Option<Vec<RiftEntry>> {
     if a.is_empty() {
