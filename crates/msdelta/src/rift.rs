@@ -309,8 +309,9 @@ pub fn reverse(a: &[RiftEntry]) -> Vec<RiftEntry> {
     for i in 0..above {
         pieces.push((src(i), src(i + 1).min(0), a.get(i).map_or(0, off)));
     }
-    // Claimed image intervals, disjoint, sorted, touching ones merged.
-    let mut claimed: Vec<(i128, i128)> = Vec::new();
+    // Claimed image intervals (start → end), disjoint, touching ones merged. A map
+    // keeps every piece at O(log n) plus the intervals it swallows.
+    let mut claimed: std::collections::BTreeMap<i128, i128> = Default::default();
     let mut out = Vec::new();
     for (s0, s1, o) in pieces {
         if s0 >= s1 {
@@ -321,25 +322,32 @@ pub fn reverse(a: &[RiftEntry]) -> Vec<RiftEntry> {
         if lo >= hi {
             continue;
         }
-        let first = claimed.partition_point(|c| c.1 < lo);
-        let end = claimed.partition_point(|c| c.0 <= hi);
+        // The intervals the image meets: one starting before `lo` that reaches it,
+        // then those starting in `lo..=hi`.
+        let mut met: Vec<(i128, i128)> = claimed
+            .range(..lo)
+            .next_back()
+            .filter(|c| *c.1 >= lo)
+            .map(|(&a, &b)| (a, b))
+            .into_iter()
+            .collect();
+        met.extend(claimed.range(lo..=hi).map(|(&a, &b)| (a, b)));
         let mut at = lo;
-        for c in claimed.get(first..end).unwrap_or(&[]) {
-            if at < c.0 {
+        for &(c0, c1) in &met {
+            if at < c0 {
                 push_wide(&mut out, at, at - o);
             }
-            at = at.max(c.1);
+            at = at.max(c1);
         }
         if at < hi {
             push_wide(&mut out, at, at - o);
         }
-        let merged_lo = claimed.get(first).map_or(lo, |c| c.0.min(lo));
-        let merged_hi = end
-            .checked_sub(1)
-            .and_then(|k| claimed.get(k))
-            .filter(|_| end > first)
-            .map_or(hi, |c| c.1.max(hi));
-        claimed.splice(first..end.max(first), [(merged_lo, merged_hi)]);
+        let merged_lo = met.first().map_or(lo, |c| c.0.min(lo));
+        let merged_hi = met.last().map_or(hi, |c| c.1.max(hi));
+        for (c0, _) in &met {
+            claimed.remove(c0);
+        }
+        claimed.insert(merged_lo, merged_hi);
         if out.len() > MAX_COMPOSED_ENTRIES {
             break;
         }

@@ -55,8 +55,9 @@ pub mod flag {
     pub const CLI_METADATA: u64 = 0x8000;
 }
 
-/// Most import descriptors, resource directories or relocation sites walked
-/// (`MAX_WALK`); a genuine image has far fewer, a hostile one stops here.
+/// Most import descriptors, thunks, resource directory entries or relocation sites
+/// one transform walks (`MAX_WALK`); a genuine image has far fewer, a hostile one (say
+/// many descriptors naming one huge thunk array) stops here.
 pub const MAX_WALK: usize = 1 << 20;
 
 /// The transformed source and the copy rift for the symbol decoder.
@@ -101,9 +102,22 @@ struct Ctx<'a> {
     pe: &'a PeImage,
     rift: &'a [RiftEntry],
     target_base: u64,
+    /// Steps left for the walk under way ([`MAX_WALK`] per transform).
+    steps: std::cell::Cell<usize>,
 }
 
 impl Ctx<'_> {
+    /// Takes one step of the walk under way; false once [`MAX_WALK`] are spent.
+    fn step(&self) -> bool {
+        let left = self.steps.get();
+        self.steps.set(left.saturating_sub(1));
+        left > 0
+    }
+
+    fn start_walk(&self) {
+        self.steps.set(MAX_WALK);
+    }
+
     fn map(&self, rva: i64) -> i64 {
         map_through(self.rift, rva)
     }
@@ -147,6 +161,7 @@ pub fn prepare(basis: &[u8], pre: &PePreprocess, flags: u64) -> Result<Prepared,
         pe: &pe,
         rift: &pre.rva_rift,
         target_base: pre.image_base,
+        steps: std::cell::Cell::new(MAX_WALK),
     };
     fix_header(&mut b, &pe, pre);
     let mut owned = Owned(vec![false; b.len()]);
@@ -290,7 +305,11 @@ fn imports(cx: &Ctx<'_>, b: &mut [u8], owned: &mut Owned) {
     else {
         return;
     };
+    cx.start_walk();
     for k in 0..MAX_WALK {
+        if !cx.step() {
+            return;
+        }
         let Some(d) = first.checked_add(20 * k) else {
             return;
         };
@@ -329,6 +348,9 @@ fn thunks(cx: &Ctx<'_>, b: &mut [u8], owned: &mut Owned, rva: u32, bound: bool) 
         (4, 1u64 << 31)
     };
     for k in 0..MAX_WALK {
+        if !cx.step() {
+            return;
+        }
         let Some(at) = first.checked_add(size * k) else {
             return;
         };
@@ -433,8 +455,9 @@ fn resources(cx: &Ctx<'_>, b: &mut [u8], owned: &mut Owned) {
     let remap = |off: u32| (cx.map(dirbase + i64::from(off)) - base_mapped) as u32;
     let mut stack = vec![base];
     let mut seen = BTreeSet::new();
+    cx.start_walk();
     while let Some(d) = stack.pop() {
-        if seen.len() >= MAX_WALK || !seen.insert(d) || d < base || d.saturating_add(16) > end {
+        if !seen.insert(d) || d < base || d.saturating_add(16) > end {
             continue;
         }
         let (Some(named), Some(ids)) = (u16_at(b, d + 12), u16_at(b, d + 14)) else {
@@ -442,12 +465,15 @@ fn resources(cx: &Ctx<'_>, b: &mut [u8], owned: &mut Owned) {
         };
         let count = (usize::from(named) + usize::from(ids)).min((end - d - 16) / 8);
         for k in 0..count {
+            if !cx.step() {
+                return;
+            }
             let e = d + 16 + 8 * k;
             let Some(off) = u32_at(b, e + 4) else { break };
             let rel = off & 0x7fff_ffff;
             if off & 0x8000_0000 != 0 {
                 let child = base.saturating_add(rel as usize);
-                if child.saturating_add(16) <= end && child > e {
+                if child.saturating_add(16) <= end && child > e && !seen.contains(&child) {
                     stack.push(child);
                 }
                 put_u32(b, e + 4, 0x8000_0000 | (remap(rel) & 0x7fff_ffff));

@@ -1089,3 +1089,19 @@ fn source_transforms_survive_mutations() {
         let _ = crate::source::prepare(&m, &pre, 0x2e1fe);
     }
 }
+
+/// A hostile forward map whose images run backwards (each piece lands before the one
+/// before it) inverts in O(n log n): 200,000 pieces, every one claiming its own image.
+#[test]
+fn rift_reverse_of_backward_pieces_is_fast() {
+    let n = 200_000i64;
+    let fwd: Vec<_> = (0..n)
+        .map(|i| crate::rift::RiftEntry {
+            source: i * 16,
+            target: (n - i) * 16,
+        })
+        .collect();
+    let r = crate::rift::reverse(&fwd);
+    assert!(r.len() >= n as usize - 1, "{}", r.len());
+    assert!(r.windows(2).all(|w| w[0].source <= w[1].source));
+}
