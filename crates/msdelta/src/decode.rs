@@ -167,47 +167,41 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
     }
     let patch = &delta[framing.patch.clone()];
     // One decode: the body against `source` through `copy_rift`, the E8 output
-    // transform, the hash. `Ok(None)`: decoded but the hash did not match.
-    let attempt = |source: &[u8], copy_rift: &[RiftEntry]| -> Result<Option<Decoded>, BodyError> {
-        let mut data = if patch.is_empty() {
-            Vec::new()
-        } else {
-            lzx::decode(patch, source, target_size, copy_rift)?
-        };
-        let e8_sites = if h.flags & FLAG_E8 != 0 {
-            crate::transform::undo_e8(&mut data)
-        } else {
-            0
-        };
-        let md5_verified = h.hash_alg == CALG_MD5;
-        if md5_verified {
-            let got: [u8; 16] = Md5::digest(&data).into();
-            if got[..] != h.hash[..] {
-                return Ok(None);
+    // transform, the hash. `Ok(Err(md5))`: decoded, but to this other MD5.
+    let attempt =
+        |source: &[u8], copy_rift: &[RiftEntry]| -> Result<Result<Decoded, [u8; 16]>, BodyError> {
+            let mut data = if patch.is_empty() {
+                Vec::new()
+            } else {
+                lzx::decode(patch, source, target_size, copy_rift)?
+            };
+            let e8_sites = if h.flags & FLAG_E8 != 0 {
+                crate::transform::undo_e8(&mut data)
+            } else {
+                0
+            };
+            let md5_verified = h.hash_alg == CALG_MD5;
+            if md5_verified {
+                let got: [u8; 16] = Md5::digest(&data).into();
+                if got[..] != h.hash[..] {
+                    return Ok(Err(got));
+                }
             }
-        }
-        Ok(Some(Decoded {
-            header: h.clone(),
-            data,
-            md5_verified,
-            e8_sites,
-        }))
-    };
+            Ok(Ok(Decoded {
+                header: h.clone(),
+                data,
+                md5_verified,
+                e8_sites,
+            }))
+        };
     if !pe_transforms {
         return match attempt(basis, &[]) {
-            Ok(Some(d)) => Ok(d),
-            Ok(None) => {
-                let mut data = lzx::decode(patch, basis, target_size, &[]).unwrap_or_default();
-                if h.flags & FLAG_E8 != 0 {
-                    crate::transform::undo_e8(&mut data);
-                }
-                let got: [u8; 16] = Md5::digest(&data).into();
-                Err(DecodeError::HashMismatch {
-                    expected: h.hash_hex(),
-                    got: hex(&got),
-                    header: boxed(&h),
-                })
-            }
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(got)) => Err(DecodeError::HashMismatch {
+                expected: h.hash_hex(),
+                got: hex(&got),
+                header: boxed(&h),
+            }),
             Err(error) => Err(DecodeError::Body {
                 header: boxed(&h),
                 error,
@@ -222,36 +216,40 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
             "delta against a basis with {ft_name} source transforms and no target hash (flags {flag_list})"
         )));
     }
+    let what = format!("delta against a basis with {ft_name} source transforms");
     let prepared = crate::rift::parse_pe_preprocess(&delta[framing.preprocess.clone()])
-        .map_err(|e| format!("a pre-processing buffer that does not parse ({e})"))
-        .and_then(|pre| crate::source::prepare(basis, &pre, h.flags));
+        .map_err(|e| {
+            format!("{what} whose pre-processing buffer does not parse ({e}; flags {flag_list})")
+        })
+        .and_then(|pre| {
+            crate::source::prepare(basis, &pre, h.flags)
+                .map_err(|need| format!("{what} needing {need} (flags {flag_list})"))
+        });
     let mut body_error = None;
     if let Ok(p) = &prepared {
         match attempt(&p.source, &p.copy_rift) {
-            Ok(Some(d)) => return Ok(d),
-            Ok(None) => {}
+            Ok(Ok(d)) => return Ok(d),
+            Ok(Err(_)) => {}
             Err(e) => body_error = Some(e),
         }
     }
-    // Deltas whose pre-processing buffer carries no target facts, or whose source
-    // transforms changed nothing the delta copies: the plain basis, proven by the hash.
-    if let Ok(Some(d)) = attempt(basis, &[]) {
+    // Last resort, kept only if the hash proves it: the plain basis (a delta whose
+    // transforms would change nothing it copies, or whose transforms are missing).
+    if let Ok(Ok(d)) = attempt(basis, &[]) {
         return Ok(d);
     }
     Err(unsupported(match (prepared, body_error) {
-        (Err(what), _) => format!(
-            "delta against a basis with {ft_name} source transforms needing {what} (flags {flag_list})"
-        ),
+        (Err(message), _) => message,
         (Ok(p), _) if !p.missing.is_empty() => format!(
-            "delta against a basis with {ft_name} source transforms needing {} (flags {flag_list})",
+            "{what} needing {} (flags {flag_list})",
             p.missing.join(", ")
         ),
         (Ok(_), Some(e)) => format!(
-            "delta against a basis with {ft_name} source transforms whose body does not decode against the transformed basis ({}: {e}; flags {flag_list})",
+            "{what} whose body does not decode against the transformed basis ({}: {e}; flags {flag_list})",
             e.kind()
         ),
         (Ok(_), None) => format!(
-            "delta against a basis with {ft_name} source transforms that did not reproduce the target MD5 (flags {flag_list})"
+            "{what} that did not reproduce the target MD5 (flags {flag_list})"
         ),
     }))
 }

@@ -1105,3 +1105,51 @@ fn rift_reverse_of_backward_pieces_is_fast() {
     assert!(r.len() >= n as usize - 1, "{}", r.len());
     assert!(r.windows(2).all(|w| w[0].source <= w[1].source));
 }
+
+/// An i386 PE delta against the small image with an all-zero pre-processing buffer (as
+/// the genuine cross-architecture deltas carry): one whole-source copy of the headers.
+/// It decodes only against the transformed basis (checksum, time stamp and image base
+/// take the buffer's zero values); against a wrong hash, or a basis that is no PE, the
+/// error names why.
+#[test]
+fn pe_delta_reads_the_transformed_basis() {
+    let basis = small_pe();
+    let mut target = basis[..0x400].to_vec();
+    for at in [0x58 + 64, 0x48, 0x58 + 28] {
+        target[at..at + 4].fill(0);
+    }
+    let mut pre = BitWriter::default();
+    pre.bits(1, 3)
+        .bits(0, 64)
+        .bits(0, 32)
+        .bits(0, 32)
+        .bits(0, 4);
+    let patch = default_patch(|w| {
+        main_sym(w, 256 + 3 * 8); // whole-source copy, length from the length table
+        code(w, 0, 8); // length symbol 0: a long length
+        w.bits(0b10, 2).bits(0x400 - 8 - 512, 9); // 512 + 504 + 8 = 0x400
+    });
+    let pe_delta = |hash: &[u8]| {
+        delta(0, |w| {
+            w.int(0x0f)
+                .int(0x02)
+                .int(0x2e1fe)
+                .int(0x400)
+                .int(u64::from(CALG_MD5))
+                .buffer(hash)
+                .buffer(&pre.bytes)
+                .buffer(&patch);
+        })
+    };
+    let out = apply(&pe_delta(&md5(&target)), Some(&basis)).unwrap();
+    assert_eq!(out.data, target);
+    assert!(out.md5_verified);
+    let e = apply(&pe_delta(&[0; 16]), Some(&basis)).unwrap_err();
+    assert_eq!(e.kind(), "msdelta_unsupported");
+    assert!(
+        e.to_string().contains("did not reproduce the target MD5"),
+        "{e}"
+    );
+    let e = apply(&pe_delta(&md5(&target)), Some(&[0x4d; 0x500])).unwrap_err();
+    assert!(e.to_string().contains("not a readable PE image"), "{e}");
+}
