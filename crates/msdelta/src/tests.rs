@@ -1153,3 +1153,106 @@ fn pe_delta_reads_the_transformed_basis() {
     let e = apply(&pe_delta(&md5(&target)), Some(&[0x4d; 0x500])).unwrap_err();
     assert!(e.to_string().contains("not a readable PE image"), "{e}");
 }
+
+/// The small image as PE32+ (amd64): 8-byte thunks, a `DIR64` relocation, `.pdata`.
+fn small_pe64() -> Vec<u8> {
+    let mut b = vec![0u8; 0xa00];
+    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put64 = |b: &mut [u8], at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    b[..2].copy_from_slice(b"MZ");
+    put(&mut b, 0x3c, 0x40);
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    b[0x44..0x46].copy_from_slice(&0x8664u16.to_le_bytes());
+    b[0x46..0x48].copy_from_slice(&2u16.to_le_bytes());
+    put(&mut b, 0x48, 0x1111_1111);
+    b[0x54..0x56].copy_from_slice(&0xf0u16.to_le_bytes());
+    let opt = 0x58;
+    b[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+    put64(&mut b, opt + 24, 0x1_8000_0000);
+    put(&mut b, opt + 56, 0x3000);
+    put(&mut b, opt + 64, 0xdead_beef);
+    put(&mut b, opt + 108, 16);
+    let dirs = opt + 112;
+    put(&mut b, dirs + 8, 0x2040); // imports
+    put(&mut b, dirs + 12, 0x28);
+    put(&mut b, dirs + 3 * 8, 0x21c0); // exceptions
+    put(&mut b, dirs + 3 * 8 + 4, 12);
+    put(&mut b, dirs + 5 * 8, 0x2100); // relocations
+    put(&mut b, dirs + 5 * 8 + 4, 12);
+    let sec = opt + 0xf0;
+    for (k, (va, raw, ch)) in [
+        (0x1000, 0x400, 0x6000_0020u32),
+        (0x2000, 0x800, 0x4000_0040),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = sec + 40 * k;
+        put(&mut b, s + 8, if k == 0 { 0x400 } else { 0x300 });
+        put(&mut b, s + 12, va);
+        put(&mut b, s + 16, if k == 0 { 0x400 } else { 0x200 });
+        put(&mut b, s + 20, raw);
+        put(&mut b, s + 36, ch);
+    }
+    let fo = |rva: usize| {
+        if rva >= 0x2000 {
+            rva - 0x2000 + 0x800
+        } else {
+            rva - 0x1000 + 0x400
+        }
+    };
+    let d = fo(0x2040);
+    put(&mut b, d, 0x2080);
+    put(&mut b, d + 12, 0x20c0);
+    put(&mut b, d + 16, 0x20a0);
+    for t in [0x2080, 0x20a0] {
+        put64(&mut b, fo(t), 0x20d0);
+        put64(&mut b, fo(t + 8), 0x8000_0000_0000_0007);
+    }
+    // DIR64 at 0x1300 holding the VA of 0x1250.
+    put64(&mut b, fo(0x1300), 0x1_8000_1250);
+    let r = fo(0x2100);
+    put(&mut b, r, 0x1000);
+    put(&mut b, r + 4, 12);
+    b[r + 8..r + 10].copy_from_slice(&0xa300u16.to_le_bytes());
+    // One RUNTIME_FUNCTION: 0x1200..0x1260, unwind data at 0x2010.
+    let p = fo(0x21c0);
+    put(&mut b, p, 0x1200);
+    put(&mut b, p + 4, 0x1260);
+    put(&mut b, p + 8, 0x2010);
+    b
+}
+
+#[test]
+fn amd64_source_transforms_on_a_small_image() {
+    let basis = small_pe64();
+    let mut pre = small_pre();
+    pre.image_base = 0x1_4000_0000;
+    // Without AMD64_DISASM: every remap done, nothing missing.
+    let p = crate::source::prepare(&basis, &pre, 0x2e63e & !0x200).unwrap();
+    assert!(p.missing.is_empty());
+    let t = &p.source;
+    let le64 = |at: usize| u64::from_le_bytes(t[at..at + 8].try_into().unwrap());
+    assert_eq!(le32(t, 0x58 + 64), 0);
+    assert_eq!(le64(0x58 + 24), 0x1_4000_0000);
+    // Thunks: the by-name RVA moves (+8 in .data), the ordinal stays; 8 bytes each.
+    assert_eq!([le64(0x880), le64(0x888)], [0x20d8, 0x8000_0000_0000_0007]);
+    assert_eq!([le64(0x8a0), le64(0x8a8)], [0x20d8, 0x8000_0000_0000_0007]);
+    assert_eq!(
+        [le32(t, 0x840), le32(t, 0x84c), le32(t, 0x850)],
+        [0x2088, 0x20c8, 0x20a8]
+    );
+    // DIR64 operand re-based; its site moved to 0x1280 (code from 0x1200: −0x80).
+    assert_eq!(le64(0x700), 0x1_4000_11d0);
+    assert_eq!(le32(t, 0x900), 0x1000);
+    assert_eq!(le32(t, 0x904), 12);
+    assert_eq!(&t[0x908..0x90a], &0xa280u16.to_le_bytes());
+    // .pdata: begin, end and unwind RVAs.
+    assert_eq!(
+        [le32(t, 0x9c0), le32(t, 0x9c4), le32(t, 0x9c8)],
+        [0x1180, 0x11e0, 0x2018]
+    );
+    // With AMD64_DISASM asked for on an image with .pdata: named as missing.
+    let p = crate::source::prepare(&basis, &pre, 0x2e63e).unwrap();
+    assert_eq!(p.missing, ["AMD64_DISASM (the basis has .pdata functions)"]);
+}
