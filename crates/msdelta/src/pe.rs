@@ -76,6 +76,16 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     ))
 }
 
+pub(crate) fn put_u16(b: &mut [u8], at: usize, v: u16) -> bool {
+    match at.checked_add(2).and_then(|end| b.get_mut(at..end)) {
+        Some(s) => {
+            s.copy_from_slice(&v.to_le_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
 pub(crate) fn put_u32(b: &mut [u8], at: usize, v: u32) -> bool {
     match at.checked_add(4).and_then(|end| b.get_mut(at..end)) {
         Some(s) => {

@@ -32,7 +32,7 @@
 //! SHA-1 (see the crate's real-payload test).
 
 use crate::pe::{
-    dir, put_u32, put_u64, u16_at, u32_at, u64_at, PeImage, MACHINE_AMD64, MACHINE_I386,
+    dir, put_u16, put_u32, put_u64, u16_at, u32_at, u64_at, PeImage, MACHINE_AMD64, MACHINE_I386,
     SCN_EXECUTE,
 };
 use crate::rift::{map_through, PePreprocess, RiftEntry};
@@ -599,16 +599,17 @@ fn relocs(cx: &Ctx<'_>, b: &mut [u8], owned: &mut Owned) {
             if site & !0xfff != page || out + 2 > limit {
                 break;
             }
-            b[out..out + 2].copy_from_slice(&((kind << 12) | (site & 0xfff) as u16).to_le_bytes());
+            put_u16(b, out, (kind << 12) | (site & 0xfff) as u16);
             out += 2;
             if kind == REL_HIGHADJ && out + 2 <= limit {
-                b[out..out + 2].copy_from_slice(&param.to_le_bytes());
+                put_u16(b, out, param);
                 out += 2;
             }
             i += 1;
         }
+        // Blocks end on a 4-byte boundary: an odd entry count gets a zero entry.
         if ((out - body) / 2) % 2 == 1 && out + 2 <= limit {
-            b[out..out + 2].fill(0);
+            put_u16(b, out, 0);
             out += 2;
         }
         put_u32(b, head, page);
@@ -656,10 +657,10 @@ fn branches(cx: &Ctx<'_>, b: &mut [u8], owned: &Owned, kind: Branch) {
         let mut i = start;
         while i.saturating_add(5) <= end {
             // `d`: the byte before the displacement.
-            let (d, mut may_shorten) = match (kind, b[i], b.get(i + 1)) {
-                (Branch::Jump, 0xe9, _) => (i, true),
-                (Branch::Jump, 0x0f, Some(&op)) if op & 0xf0 == 0x80 => (i + 1, true),
-                (Branch::Call, 0xe8, _) => (i, false),
+            let (d, mut may_shorten) = match (kind, b.get(i), b.get(i + 1)) {
+                (Branch::Jump, Some(0xe9), _) => (i, true),
+                (Branch::Jump, Some(0x0f), Some(&op)) if op & 0xf0 == 0x80 => (i + 1, true),
+                (Branch::Call, Some(0xe8), _) => (i, false),
                 _ => {
                     i += 1;
                     continue;
@@ -687,12 +688,15 @@ fn branches(cx: &Ctx<'_>, b: &mut [u8], owned: &Owned, kind: Branch) {
             let new = (cx.map(i64::from(target)) - cx.map(i64::from(next))) as i32;
             match i8::try_from(new) {
                 Ok(short) if may_shorten => {
-                    if b[d] == 0xe9 {
-                        b[d] = 0xeb;
-                        b[d + 1] = short as u8;
+                    // The short form takes the first two bytes; the rest stay as
+                    // they were. `EB rel8` for a jump, `7x rel8` for a `0F 8x`.
+                    let op = if d == i {
+                        0xeb
                     } else {
-                        b[d - 1] = 0x70 | (b[d] & 0x0f);
-                        b[d] = short as u8;
+                        0x70 | b.get(d).map_or(0, |c| c & 0x0f)
+                    };
+                    if let Some(two) = b.get_mut(i..i + 2) {
+                        two.copy_from_slice(&[op, short as u8]);
                     }
                 }
                 _ => {
