@@ -1,35 +1,44 @@
 //! Source transforms of PE deltas: the basis image `S` is rewritten into `T(S)`, the
 //! buffer the patch's source copies read, so that the bytes a delta copies already
-//! carry the target's addresses.
+//! carry the target's addresses. i386 (PE32) and amd64 (PE32+) bases; the copy rift
+//! that places source copies is built here too ([`crate::rift::copy_rift`]).
 //!
 //! The RVAs and VAs the image stores are moved through the pre-processing RVA rift
 //! (source RVA → target RVA; `map`: the offset of the last entry at or below the
 //! value, none below the first). In the order the flags are applied:
-//! - header: the optional-header `CheckSum` is cleared, `TimeDateStamp` and the image
-//!   base take the target's values from the pre-processing buffer (as do the export
-//!   and debug directory time stamps equal to the source's);
+//! - header (always): the optional-header `CheckSum` is cleared, `TimeDateStamp` and
+//!   the image base take the values of the pre-processing buffer (zero in a buffer
+//!   without target facts); when it has target facts, the export and debug directory
+//!   time stamps equal to the source's take the target's too;
 //! - `MARK`: every byte outside the raw data of an executable section is owned (the
 //!   branch transforms below skip owned bytes and branches into owned bytes);
 //! - `IMPORTS`: each import descriptor's name / thunk-array RVAs and every by-name
-//!   thunk (ILT and IAT) are mapped; a bound IAT (descriptor time stamp set) holds VAs,
-//!   mapped like relocations; all these fields become owned;
+//!   thunk (ILT and IAT; 4 or 8 bytes) are mapped; a bound IAT (descriptor time stamp
+//!   set) holds VAs, mapped like relocations; all these fields become owned;
 //! - `EXPORTS`: the directory's name and array RVAs, every function and name RVA;
 //! - `RESOURCES`: the directory tree (bounded walk, every directory visited once):
 //!   subdirectory, name and data-entry offsets, relative to the section start, are
 //!   moved by how far their target moved relative to the directory;
-//! - `RELOCS`: every `HIGHLOW` (`DIR64`) operand is re-based (`VA − base` mapped, plus
+//! - `RELOCS`: every `HIGHLOW` / `DIR64` operand is re-based (`VA − base` mapped, plus
 //!   the target base) and owned; the block list is rewritten from the mapped sites,
 //!   sorted, regrouped by page;
-//! - `I386_JMPS`: in executable sections, `E9` and `0F 8x` near branches whose
+//! - i386 `I386_JMPS`: in executable sections, `E9` and `0F 8x` near branches whose
 //!   displacement does not fit a byte get their displacement mapped
 //!   (`map(target) − map(next instruction)`), and become short forms when the new one
-//!   fits a byte; `I386_CALLS`: the same for `E8` calls (no short form).
+//!   fits a byte; `I386_CALLS`: the same for `E8` calls (no short form);
+//! - amd64 `AMD64_PDATA`: the three RVAs of every `RUNTIME_FUNCTION`.
+//!
+//! Not implemented, and listed in [`Prepared::missing`] when the basis has what they
+//! rewrite (the decode then fails with their names unless the hash proves it right):
+//! `AMD64_DISASM` (RIP-relative and rel32 operands of the `.pdata` functions),
+//! `UNBIND` (bound imports), `I386_SMASHLOCK` (a lock prefix table). CLI (.NET) images
+//! and other machines are refused.
 //!
 //! The transform order, the fields each transform moves and the ownership rules follow
 //! the public description in jlevere/msdelta's `src/pe/transform.rs` and
 //! `src/pa30/mod.rs` (learned there, written here from scratch); they are proven here
 //! only by the genuine KB2999226 targets that decode to their header MD5 and index
-//! SHA-1 (see the crate's real-payload test).
+//! SHA-1 (see the crate's real-payload test: all 166 deltas against a basis).
 
 use crate::pe::{
     dir, put_u16, put_u32, put_u64, u16_at, u32_at, u64_at, PeImage, MACHINE_AMD64, MACHINE_I386,
