@@ -1256,3 +1256,40 @@ fn amd64_source_transforms_on_a_small_image() {
     let p = crate::source::prepare(&basis, &pre, 0x2e63e).unwrap();
     assert_eq!(p.missing, ["AMD64_DISASM (the basis has .pdata functions)"]);
 }
+
+/// The resource tree of the small image, with a move inside `.rsrc`: offsets move by
+/// how far their target moved relative to the directory start. (The genuine images
+/// prove only the case where the whole tree moves as one; the rule for a data entry's
+/// `OffsetToData`, read as directory-relative, follows the public description.)
+#[test]
+fn resource_transform_moves_offsets_relative_to_the_directory() {
+    let mut b = small_pe();
+    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let dirs = 0x58 + 96;
+    put(&mut b, dirs + 16, 0x2180);
+    put(&mut b, dirs + 20, 0x60);
+    b[0x98e] = 1; // root: one id entry
+    put(&mut b, 0x990, 0x10);
+    put(&mut b, 0x994, 0x8000_0018); // → subdirectory at +0x18
+    b[0x998 + 12] = 1; // subdirectory: one named entry
+    put(&mut b, 0x9a8, 0x8000_0040); // name string at +0x40
+    put(&mut b, 0x9ac, 0x30); // → data entry at +0x30
+    put(&mut b, 0x9b0, 0x21e0); // OffsetToData
+    put(&mut b, 0x9b4, 4);
+    let mut pre = small_pre();
+    pre.rva_rift.push(crate::rift::RiftEntry {
+        source: 0x21a0,
+        target: 0x21b0,
+    });
+    let p = crate::source::prepare(&b, &pre, 0x10).unwrap();
+    let t = &p.source;
+    assert_eq!(le32(t, 0x994), 0x8000_0018); // 0x2198 and 0x2180 moved alike
+    assert_eq!(le32(t, 0x9a8), 0x8000_0048); // 0x21c0 moved 8 more than 0x2180
+    assert_eq!(le32(t, 0x9ac), 0x30); // a leaf's own offset is left alone
+    assert_eq!(le32(t, 0x9b0), 0x21e8);
+    // Only the RESOURCES flag: nothing else moved.
+    assert_eq!(le32(t, 0x401), 0x1250 - 0x1005);
+    // A directory naming itself (a cycle) ends the walk; nothing hangs.
+    put(&mut b, 0x994, 0x8000_0000);
+    assert!(crate::source::prepare(&b, &pre, 0x10).is_ok());
+}
