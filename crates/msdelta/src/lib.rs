@@ -82,8 +82,7 @@
 //!    0x180000000, the build's timestamp, a PE rift starting at (0, 0) then the
 //!    sections, e.g. (0x1000 → 0x400)), 39 are all zero (cross-architecture deltas);
 //! 6. source transforms ([`source`]) of PE deltas, applied to the basis before the
-//!    body decodes: header (checksum cleared, target time stamp and image base; the
-//!    export and debug time stamps too when the buffer has target facts), `MARK`,
+//!    body decodes: header (checksum cleared, target time stamp and image base), `MARK`,
 //!    `IMPORTS`, `EXPORTS`, `RESOURCES`, `RELOCS` (`HIGHLOW`, `DIR64`, block list
 //!    rebuilt), `I386_JMPS` and `I386_CALLS` (near branches re-targeted, jumps
 //!    shortened when they fit), `AMD64_PDATA`; RVAs move through the RVA rift. The
@@ -111,10 +110,11 @@
 //! where later pieces win, its export ordinal and name tables come out garbled),
 //! re-anchoring of whole-source copies but not of delta copies at copy-rift
 //! breakpoints (re-anchoring none fails Vista x86 blob 29, re-anchoring all fails
-//! blob 152), and
-//! leaving the directory time stamps alone without target facts (the cross-architecture
-//! deltas). The genuine images have no `.pdata` with code, no bound imports and no lock
-//! prefix tables, so those transforms are not exercised.
+//! blob 152), the header fixups with directory time stamps left alone (rewriting them
+//! breaks the cross-architecture deltas), and `RELOCS`. Leaving out `MARK`, `IMPORTS`,
+//! `RESOURCES`, `I386_JMPS`, `I386_CALLS` or `AMD64_PDATA` changes no genuine target
+//! (forwarder stubs and data-only DLLs); the genuine images have no `.pdata` with code,
+//! no bound imports and no lock prefix tables.
 
 pub mod bits;
 mod decode;

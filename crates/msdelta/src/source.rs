@@ -8,8 +8,7 @@
 //! value, none below the first). In the order the flags are applied:
 //! - header (always): the optional-header `CheckSum` is cleared, `TimeDateStamp` and
 //!   the image base take the values of the pre-processing buffer (zero in a buffer
-//!   without target facts); when it has target facts, the export and debug directory
-//!   time stamps equal to the source's take the target's too;
+//!   without target facts); directory time stamps are left alone;
 //! - `MARK`: every byte outside the raw data of an executable section is owned (the
 //!   branch transforms below skip owned bytes and branches into owned bytes);
 //! - `IMPORTS`: each import descriptor's name / thunk-array RVAs and every by-name
@@ -36,9 +35,14 @@
 //!
 //! The transform order, the fields each transform moves and the ownership rules follow
 //! the public description in jlevere/msdelta's `src/pe/transform.rs` and
-//! `src/pa30/mod.rs` (learned there, written here from scratch); they are proven here
-//! only by the genuine KB2999226 targets that decode to their header MD5 and index
-//! SHA-1 (see the crate's real-payload test: all 166 deltas against a basis).
+//! `src/pa30/mod.rs` (learned there, written here from scratch). What the genuine
+//! KB2999226 targets prove (all 166 deltas against a basis decode to their header MD5
+//! and index SHA-1; leaving one piece out makes some fail): the header fixups (each of
+//! checksum, time stamp and image base), `EXPORTS` (28 deltas fail without it),
+//! `RELOCS` (5) and the copy rift. `MARK`, `IMPORTS`, `RESOURCES`, `I386_JMPS`,
+//! `I386_CALLS` and `AMD64_PDATA` change nothing those deltas copy (their images are
+//! forwarder stubs and data-only DLLs): they follow the public description, unproven
+//! here beyond the hand-built unit tests.
 
 use crate::pe::{
     dir, put_u16, put_u32, put_u64, u16_at, u32_at, u64_at, PeImage, MACHINE_AMD64, MACHINE_I386,
@@ -255,37 +259,16 @@ fn io2rva(pe: &PeImage) -> Vec<RiftEntry> {
     v
 }
 
+/// The header fields the target's pre-processing facts replace. Directory time stamps
+/// (export, debug) keep the source's: rewriting them too changes no genuine target
+/// that has target facts and breaks every cross-architecture one.
 fn fix_header(b: &mut [u8], pe: &PeImage, pre: &PePreprocess) {
     put_u32(b, pe.checksum_at(), 0);
-    let old_ts = u32_at(b, pe.timestamp_at).unwrap_or(0);
     put_u32(b, pe.timestamp_at, pre.timestamp);
     if pe.pe32_plus {
         put_u64(b, pe.opt_at + 24, pre.image_base);
     } else {
         put_u32(b, pe.opt_at + 28, pre.image_base as u32);
-    }
-    // Without target facts (a delta whose target is of another architecture) the
-    // directories keep their own time stamps.
-    if old_ts == 0 || old_ts == pre.timestamp || pre.timestamp == 0 {
-        return;
-    }
-    let mut stamp = |at: usize| {
-        if u32_at(b, at) == Some(old_ts) {
-            put_u32(b, at, pre.timestamp);
-        }
-    };
-    if let Some(at) = pe
-        .dir(dir::EXPORT)
-        .and_then(|d| pe.rva_to_offset(d.0.into()))
-    {
-        stamp(at + 4);
-    }
-    if let Some((rva, size)) = pe.dir(dir::DEBUG) {
-        if let Some(at) = pe.rva_to_offset(rva.into()) {
-            for k in 0..(size as usize / 28).min(MAX_WALK) {
-                stamp(at + 28 * k + 4);
-            }
-        }
     }
 }
 
