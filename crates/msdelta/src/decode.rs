@@ -233,11 +233,6 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
             Err(e) => body_error = Some(e),
         }
     }
-    // Last resort, kept only if the hash proves it: the plain basis (a delta whose
-    // transforms would change nothing it copies, or whose transforms are missing).
-    if let Ok(Ok(d)) = attempt(basis, &[]) {
-        return Ok(d);
-    }
     Err(unsupported(match (prepared, body_error) {
         (Err(message), _) => message,
         (Ok(p), _) if !p.missing.is_empty() => format!(

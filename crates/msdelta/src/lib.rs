@@ -10,8 +10,9 @@
 //! (file type i386 or amd64) first rewrite the basis into the buffer the delta was
 //! made against ([`source`]: header fixups and the transforms the flags name, driven
 //! by the pre-processing buffer) and place source copies through the PE copy rift
-//! ([`rift::copy_rift`]); what is not implemented is named
-//! ([`DecodeError::Unsupported`]) unless the hash proves the attempt right.
+//! ([`rift::copy_rift`]); when the result does not match the hash, the error names
+//! what is not implemented or that the transforms did not reproduce the target
+//! ([`DecodeError::Unsupported`]).
 //!
 //! What it must never do: panic, allocate in proportion to a length field it has not
 //! checked against the input or a named limit, read outside the input slice, call
