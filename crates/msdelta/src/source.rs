@@ -83,31 +83,59 @@ pub struct Prepared {
     pub missing: Vec<&'static str>,
 }
 
-/// Byte ownership: a set bit means a transform owns the byte (or it is not code).
-struct Owned(Vec<bool>);
+/// Byte ownership, one bit per basis byte: set when a transform owns the byte (or, with
+/// `MARK`, when it is not code).
+struct Owned {
+    bits: Vec<u64>,
+    len: usize,
+}
 
 impl Owned {
-    fn set(&mut self, at: usize, len: usize) {
-        let end = at.saturating_add(len).min(self.0.len());
-        if let Some(s) = self.0.get_mut(at.min(end)..end) {
-            s.fill(true);
+    fn new(len: usize) -> Self {
+        Owned {
+            bits: vec![0; len.div_ceil(64)],
+            len,
         }
+    }
+
+    fn is_set(&self, i: usize) -> bool {
+        self.bits
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn put(&mut self, i: usize, on: bool) {
+        if let Some(w) = self.bits.get_mut(i / 64) {
+            if on {
+                *w |= 1 << (i % 64);
+            } else {
+                *w &= !(1 << (i % 64));
+            }
+        }
+    }
+
+    /// Sets (or clears) `at..at + len`, clipped to the image.
+    fn fill(&mut self, at: usize, len: usize, on: bool) {
+        let end = at.saturating_add(len).min(self.len);
+        for i in at.min(end)..end {
+            self.put(i, on);
+        }
+    }
+
+    fn set(&mut self, at: usize, len: usize) {
+        self.fill(at, len, true);
     }
 
     fn any(&self, at: usize, len: usize) -> bool {
         // Past the end counts as owned: nothing there may be rewritten.
-        match at.checked_add(len).and_then(|end| self.0.get(at..end)) {
-            Some(s) => s.iter().any(|&b| b),
-            None => true,
+        match at.checked_add(len) {
+            Some(end) if end <= self.len => (at..end).any(|i| self.is_set(i)),
+            _ => true,
         }
     }
 
     fn get(&self, at: u64) -> bool {
-        usize::try_from(at)
-            .ok()
-            .and_then(|i| self.0.get(i))
-            .copied()
-            .unwrap_or(false)
+        usize::try_from(at).is_ok_and(|i| i < self.len && self.is_set(i))
     }
 }
 
@@ -177,7 +205,7 @@ pub fn prepare(basis: &[u8], pre: &PePreprocess, flags: u64) -> Result<Prepared,
         steps: std::cell::Cell::new(MAX_WALK),
     };
     fix_header(&mut b, &pe, pre);
-    let mut owned = Owned(vec![false; b.len()]);
+    let mut owned = Owned::new(b.len());
     if flags & flag::MARK != 0 {
         mark_non_code(&pe, &mut owned);
     }
@@ -273,19 +301,13 @@ fn fix_header(b: &mut [u8], pe: &PeImage, pre: &PePreprocess) {
 }
 
 fn mark_non_code(pe: &PeImage, owned: &mut Owned) {
-    owned.0.fill(true);
+    owned.bits.fill(!0);
     for s in pe
         .sections
         .iter()
         .filter(|s| s.characteristics & SCN_EXECUTE != 0)
     {
-        let at = s.raw_off as usize;
-        let end = at
-            .saturating_add(s.vsize.min(s.raw_size) as usize)
-            .min(owned.0.len());
-        if let Some(r) = owned.0.get_mut(at.min(end)..end) {
-            r.fill(false);
-        }
+        owned.fill(s.raw_off as usize, s.vsize.min(s.raw_size) as usize, false);
     }
 }
 
