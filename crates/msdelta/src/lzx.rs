@@ -428,10 +428,12 @@ pub fn decode(
         let len_slot = s & 7;
         let tr = || truncated("offset bits");
         let distance: i64 = match slot {
-            0 => i64::from(r.bits(14).ok_or_else(tr)?) - 0x2000 - rift,
+            // The rift offset comes from the (hostile) pre-processing buffer: its
+            // arithmetic wraps, and the copy below checks where it lands.
+            0 => (i64::from(r.bits(14).ok_or_else(tr)?) - 0x2000).wrapping_sub(rift),
             1 => {
                 let v = i64::from(r.bits(16).ok_or_else(tr)?);
-                (if v < 0x8000 { v - 0xa000 } else { v - 0x6000 }) - rift
+                (if v < 0x8000 { v - 0xa000 } else { v - 0x6000 }).wrapping_sub(rift)
             }
             2 => {
                 let v = i64::from(r.bits(18).ok_or_else(tr)?);
@@ -439,9 +441,10 @@ pub fn decode(
                     v - 0x2a000
                 } else {
                     v - 0x16000
-                }) - rift
+                })
+                .wrapping_sub(rift)
             }
-            3 => -rift,
+            3 => rift.wrapping_neg(),
             4..=6 => lru[(slot - 4) as usize],
             _ => {
                 if slot == 7 {
@@ -524,7 +527,7 @@ pub fn decode(
                 rift = off;
                 next_offset += 1;
             }
-            distance -= rift - old;
+            distance = distance.wrapping_sub(rift.wrapping_sub(old));
         }
     }
     Ok(out)
@@ -540,25 +543,29 @@ fn copy_match(
     length: usize,
     pos: u64,
 ) -> Result<(), BodyError> {
-    let from = vpos - distance;
-    if distance <= 0 || from < 0 {
-        return Err(BodyError::BadOffset { pos, distance });
+    let bad = || BodyError::BadOffset { pos, distance };
+    if distance <= 0 {
+        return Err(bad());
     }
-    let from = from as usize;
+    let from = vpos
+        .checked_sub(distance)
+        .and_then(|f| usize::try_from(f).ok())
+        .ok_or_else(bad)?;
+    let end = from.checked_add(length).ok_or_else(bad)?;
     let src = source.len();
-    if let Some(s) = source.get(from..from + length) {
+    if let Some(s) = source.get(from..end) {
         out.extend_from_slice(s);
-    } else if from >= src && from - src + length <= out.len() {
-        out.extend_from_within(from - src..from - src + length);
+    } else if from >= src && end - src <= out.len() {
+        out.extend_from_within(from - src..end - src);
     } else {
-        for k in from..from + length {
+        for k in from..end {
             let b = if k < src {
                 source.get(k)
             } else {
                 out.get(k - src)
             };
             let Some(&b) = b else {
-                return Err(BodyError::BadOffset { pos, distance });
+                return Err(bad());
             };
             out.push(b);
         }

@@ -466,7 +466,7 @@ fn resources(cx: &Ctx<'_>, b: &mut [u8], owned: &mut Owned) {
     let base_mapped = cx.map(dirbase);
     // Offsets are relative to the directory start: move them by how far the byte they
     // name moved relative to the start.
-    let remap = |off: u32| (cx.map(dirbase + i64::from(off)) - base_mapped) as u32;
+    let remap = |off: u32| cx.map(dirbase + i64::from(off)).wrapping_sub(base_mapped) as u32;
     let mut stack = vec![base];
     let mut seen = BTreeSet::new();
     cx.start_walk();
@@ -699,7 +699,9 @@ fn branches(cx: &Ctx<'_>, b: &mut [u8], owned: &Owned, kind: Branch) {
                 i += 1;
                 continue;
             }
-            let new = (cx.map(i64::from(target)) - cx.map(i64::from(next))) as i32;
+            let new = cx
+                .map(i64::from(target))
+                .wrapping_sub(cx.map(i64::from(next))) as i32;
             match i8::try_from(new) {
                 Ok(short) if may_shorten => {
                     // The short form takes the first two bytes; the rest stay as

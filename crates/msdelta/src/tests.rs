@@ -1293,3 +1293,26 @@ fn resource_transform_moves_offsets_relative_to_the_directory() {
     put(&mut b, 0x994, 0x8000_0000);
     assert!(crate::source::prepare(&b, &pre, 0x10).is_ok());
 }
+
+/// A pre-processing rift with extreme offsets (a hostile buffer can code any 64-bit
+/// value) wraps instead of overflowing, in the transforms and in the copy placement.
+#[test]
+fn extreme_rift_offsets_do_not_overflow() {
+    let basis = small_pe();
+    let mut pre = small_pre();
+    pre.rva_rift = rift_of(&[(0, i64::MIN), (0x1200, i64::MAX), (0x2000, i64::MIN + 5)]);
+    pre.pe_rift = rift_of(&[(0, i64::MAX), (0x1000, i64::MIN)]);
+    let p = crate::source::prepare(&basis, &pre, 0x2e1fe).unwrap();
+    let whole = default_patch(|w| {
+        for _ in 0..4 {
+            main_sym(w, 256 + 3 * 8 + 7); // whole-source copies
+        }
+    });
+    let _ = crate::lzx::decode(&whole, &p.source, 32, &p.copy_rift);
+    let _ = crate::lzx::decode(
+        &whole,
+        &p.source,
+        32,
+        &rift_of(&[(0, i64::MIN), (8, i64::MAX)]),
+    );
+}
