@@ -1,6 +1,8 @@
-//! Dev tool: runs the PE pipeline of one delta against one basis without the hash
-//! check and writes `T(basis)` and the unverified output for inspection:
-//! `cargo run --release -p kbscan-msdelta --example pa30-try -- DELTA BASIS OUTDIR`.
+//! Dev tool for a delta that fails: runs the PE pipeline of one delta against one basis
+//! without the hash check, prints the forward map and the copy rift, and writes
+//! `T(basis)` and the output for inspection (the output is NOT verified; it only says
+//! whether its MD5 matched): `cargo run --release -p kbscan-msdelta --example pa30-try
+//! -- DELTA BASIS OUTDIR`.
 use md5::{Digest, Md5};
 
 fn main() {
