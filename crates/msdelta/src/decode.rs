@@ -2,6 +2,7 @@
 //! the target hash. Bytes leave this module only when their hash matched.
 
 use crate::lzx::{self, BodyError};
+use crate::rift::RiftEntry;
 use crate::{limits, names, parse_framing, DeltaError, Pa30Header, CALG_MD5};
 use md5::{Digest, Md5};
 
@@ -154,70 +155,98 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
             framing.preprocess.len()
         )));
     }
-    // PE targets: the source should first go through the transforms the flags name
-    // (driven by the pre-processing buffer). They are not implemented; the delta is
-    // tried against the untransformed source, and kept only if the hash proves it.
-    let transforms_missing = || {
-        unsupported(format!(
-            "delta against a basis with {ft_name} source transforms (flags {}, pre-processing buffer of {} bytes)",
-            names::flag_names(h.flags & !FLAGS_NO_EFFECT).join("|"),
-            framing.preprocess.len()
-        ))
-    };
     let target_size = h.target_size as usize;
-    let mut data = if framing.patch.is_empty() {
-        if target_size != 0 {
-            return Err(DecodeError::Body {
-                header: boxed(&h),
-                error: BodyError::Truncated {
-                    what: "empty patch buffer",
-                    pos: 0,
-                },
-            });
-        }
-        Vec::new()
-    } else {
-        match lzx::decode(&delta[framing.patch.clone()], basis, target_size) {
-            Ok(d) => d,
-            Err(_) if pe_transforms => return Err(transforms_missing()),
-            Err(error) => {
-                return Err(DecodeError::Body {
-                    header: boxed(&h),
-                    error,
-                })
+    if framing.patch.is_empty() && target_size != 0 {
+        return Err(DecodeError::Body {
+            header: boxed(&h),
+            error: BodyError::Truncated {
+                what: "empty patch buffer",
+                pos: 0,
+            },
+        });
+    }
+    let patch = &delta[framing.patch.clone()];
+    // One decode: the body against `source` through `copy_rift`, the E8 output
+    // transform, the hash. `Ok(Err(md5))`: decoded, but to this other MD5.
+    let attempt =
+        |source: &[u8], copy_rift: &[RiftEntry]| -> Result<Result<Decoded, [u8; 16]>, BodyError> {
+            let mut data = if patch.is_empty() {
+                Vec::new()
+            } else {
+                lzx::decode(patch, source, target_size, copy_rift)?
+            };
+            let e8_sites = if h.flags & FLAG_E8 != 0 {
+                crate::transform::undo_e8(&mut data)
+            } else {
+                0
+            };
+            let md5_verified = h.hash_alg == CALG_MD5;
+            if md5_verified {
+                let got: [u8; 16] = Md5::digest(&data).into();
+                if got[..] != h.hash[..] {
+                    return Ok(Err(got));
+                }
             }
-        }
-    };
-    let e8_sites = if h.flags & FLAG_E8 != 0 {
-        crate::transform::undo_e8(&mut data)
-    } else {
-        0
-    };
-    let md5_verified = if h.hash_alg == CALG_MD5 {
-        let got: [u8; 16] = Md5::digest(&data).into();
-        if got[..] != h.hash[..] {
-            if pe_transforms {
-                return Err(transforms_missing());
-            }
-            return Err(DecodeError::HashMismatch {
+            Ok(Ok(Decoded {
+                header: h.clone(),
+                data,
+                md5_verified,
+                e8_sites,
+            }))
+        };
+    if !pe_transforms {
+        return match attempt(basis, &[]) {
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(got)) => Err(DecodeError::HashMismatch {
                 expected: h.hash_hex(),
                 got: hex(&got),
                 header: boxed(&h),
-            });
+            }),
+            Err(error) => Err(DecodeError::Body {
+                header: boxed(&h),
+                error,
+            }),
+        };
+    }
+    // PE targets: the source goes through the transforms the flags name, driven by
+    // the pre-processing buffer. Without a hash nothing would prove the result.
+    let flag_list = names::flag_names(h.flags & !FLAGS_NO_EFFECT).join("|");
+    if h.hash_alg != CALG_MD5 {
+        return Err(unsupported(format!(
+            "delta against a basis with {ft_name} source transforms and no target hash (flags {flag_list})"
+        )));
+    }
+    let what = format!("delta against a basis with {ft_name} source transforms");
+    let prepared = crate::rift::parse_pe_preprocess(&delta[framing.preprocess.clone()])
+        .map_err(|e| {
+            format!("{what} whose pre-processing buffer does not parse ({e}; flags {flag_list})")
+        })
+        .and_then(|pre| {
+            crate::source::prepare(basis, &pre, h.flags)
+                .map_err(|need| format!("{what} needing {need} (flags {flag_list})"))
+        });
+    let mut body_error = None;
+    if let Ok(p) = &prepared {
+        match attempt(&p.source, &p.copy_rift) {
+            Ok(Ok(d)) => return Ok(d),
+            Ok(Err(_)) => {}
+            Err(e) => body_error = Some(e),
         }
-        true
-    } else if pe_transforms {
-        // Without a hash nothing proves the untransformed attempt right.
-        return Err(transforms_missing());
-    } else {
-        false
-    };
-    Ok(Decoded {
-        header: h,
-        data,
-        md5_verified,
-        e8_sites,
-    })
+    }
+    Err(unsupported(match (prepared, body_error) {
+        (Err(message), _) => message,
+        (Ok(p), _) if !p.missing.is_empty() => format!(
+            "{what} needing {} (flags {flag_list})",
+            p.missing.join(", ")
+        ),
+        (Ok(_), Some(e)) => format!(
+            "{what} whose body does not decode against the transformed basis ({}: {e}; flags {flag_list})",
+            e.kind()
+        ),
+        (Ok(_), None) => format!(
+            "{what} that did not reproduce the target MD5 (flags {flag_list})"
+        ),
+    }))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

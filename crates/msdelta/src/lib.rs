@@ -7,9 +7,12 @@
 //! (pre-processing data and the coded patch), and [`apply`] decodes the body — against
 //! nothing (a compressed full file) or against a basis — undoes the E8 transform, and
 //! returns the target only when its MD5 matched the header. PE deltas against a basis
-//! need source transforms that are not implemented: they are tried against the
-//! untransformed basis and refused, naming what is missing
-//! ([`DecodeError::Unsupported`]), unless the hash proves the attempt right.
+//! (file type i386 or amd64) first rewrite the basis into the buffer the delta was
+//! made against ([`source`]: header fixups and the transforms the flags name, driven
+//! by the pre-processing buffer) and place source copies through the PE copy rift
+//! ([`rift::copy_rift`]); when the result does not match the hash, the error names
+//! what is not implemented or that the transforms did not reproduce the target
+//! ([`DecodeError::Unsupported`]).
 //!
 //! What it must never do: panic, allocate in proportion to a length field it has not
 //! checked against the input or a named limit, read outside the input slice, call
@@ -19,8 +22,8 @@
 //! # Format
 //! Learned from public descriptions (the `smilingthax/msdelta-pa30-format` notes and
 //! reader, `jlevere/msdelta`, Wine's `msdelta.h`, patent US 2007/0260653), implemented
-//! here from scratch and proved on the genuine KB2999226 payloads (every null-source
-//! target decodes to the header MD5 and the index SHA-1).
+//! here from scratch and proved on the genuine KB2999226 payloads (every target, null-
+//! source and against a basis, decodes to the header MD5 and the index SHA-1).
 //!
 //! **Header** ([`parse_header`], [`parse_framing`]):
 //! - bytes 0..4: `"PA30"`; bytes 4..12: target FILETIME, little-endian (100 ns units
@@ -39,7 +42,7 @@
 //!
 //! **Patch buffer** ([`lzx`]) — a bit stream of its own (again LSB-first, with its own
 //! 3-bit padding count):
-//! 1. rift table: one bit, 0 = empty (every null-source delta). 1 = a source-to-target
+//! 1. rift table: one bit, 0 = empty (every genuine delta). 1 = a source-to-target
 //!    address map (two Huffman-coded integer formats and delta-coded pairs; empty in
 //!    every genuine delta seen; not read here: [`lzx::BodyError::RiftTable`]);
 //! 2. composite format: one bit, 1 = a single block with the default code lengths;
@@ -60,9 +63,11 @@
 //!    Positions are virtual: the source occupies `0..len`, the output follows; a copy
 //!    reads at (virtual position − distance). Offset slots: 0..=2 a source copy at a
 //!    rift-mapped position with a signed delta `d` (14 bits − 0x2000; 16 bits: below
-//!    0x8000 − 0xa000, else − 0x6000; 18 bits: below 0x20000 − 0x2a000, else − 0x16000),
-//!    which with the boundary-only rift reads the source at (output position − `d`);
-//!    3 a whole-source copy (at the output position); 4..=6 the recent distances
+//!    0x8000 − 0xa000, else − 0x6000; 18 bits: below 0x20000 − 0x2a000, else − 0x16000):
+//!    at output offset `t`, under the copy-rift entry `(t0, s0)` in force there, it
+//!    reads the source from `s0 + (t − t0) − d` on (without a copy rift: `t − d`);
+//!    3 a whole-source copy (at `s0 + (t − t0)`, re-placed at every copy-rift entry it
+//!    runs into, which slots 0..=2 are not); 4..=6 the recent distances
 //!    (LRU of 3); 7 an escape to
 //!    slots 43..=70 (`0` + 2 bits, `10` + 3 bits, `11` + 4 bits); 8..=10 offsets 1..3;
 //!    11.. offset `(2 | (slot − 11) & 1) << e` with `e = (slot − 9) >> 1` low bits:
@@ -77,32 +82,49 @@
 //!    exactly its last bit; 127 carry target facts (image base 0x10000000 or
 //!    0x180000000, the build's timestamp, a PE rift starting at (0, 0) then the
 //!    sections, e.g. (0x1000 → 0x400)), 39 are all zero (cross-architecture deltas);
-//! 6. output transforms ([`transform`]): `DELTA_FLAG_E8` on an i386 image undoes the
+//! 6. source transforms ([`source`]) of PE deltas, applied to the basis before the
+//!    body decodes: header (checksum cleared, target time stamp and image base), `MARK`,
+//!    `IMPORTS`, `EXPORTS`, `RESOURCES`, `RELOCS` (`HIGHLOW`, `DIR64`, block list
+//!    rebuilt), `I386_JMPS` and `I386_CALLS` (near branches re-targeted, jumps
+//!    shortened when they fit), `AMD64_PDATA`; RVAs move through the RVA rift. The
+//!    copy rift is the inverse ([`rift::reverse`]: earlier pieces keep overlapping
+//!    images, the region below 0 wraps to the last offset) of source file offset →
+//!    RVA → target RVA → target file offset ([`rift::compose`]). Not implemented, and
+//!    named when a basis needs them: `AMD64_DISASM` (RIP-relative operands of `.pdata`
+//!    functions), `UNBIND` (bound imports), `I386_SMASHLOCK` (lock prefix tables), CLI
+//!    metadata;
+//! 7. output transforms ([`transform`]): `DELTA_FLAG_E8` on an i386 image undoes the
 //!    classic LZX call translation with the target size as translation size.
 //!
 //! Seen in the genuine KB2999226 payloads (177 PA30 blobs): 11 deltas against nothing,
 //! all file type raw, flags `IGNORE_FILE_SIZE_LIMIT` (8) or that plus `E8` (3, the
 //! 901,264-byte x86 `ucrtbase.dll`), all in the explicit composite format; 166 deltas
-//! against a basis, file type i386 (flags 0x2e1fe) or amd64 (0x2e63e), whose
-//! pre-processing buffers drive PE source transforms (imports, exports, resources,
-//! relocations, x86 call/jump and smashlock, AMD64 disassembly and `.pdata`, unbind,
-//! CLI) and a PE rift (target file offset → source file offset through the section
-//! RVAs) that are not implemented. Their file type is the *source's*: the amd64
-//! `api-ms-win-core-datetime-l1-1-0.dll` of the Vista x64 payload (blob 70) is an i386
-//! delta against the x86 one (blob 68). Evidence that the transforms are needed:
-//! decoded against the untransformed basis, every one of the 28 deltas whose basis
-//! chain ends in a decoded target runs to its full size without a stream error but
-//! fails its MD5; e.g. the x86 `api-ms-win-core-sysinfo-l1-1-0.dll` (Vista x86 blob 36,
-//! basis blob 34) comes out with the right section table and debug directory but an
-//! export directory (RVA 0x1110) whose function/name/ordinal RVAs are garbage — the
-//! bytes copied there from the basis are the ones the exports transform rewrites.
+//! against a basis, file type i386 (flags 0x2e1fe) or amd64 (0x2e63e). Their file type
+//! is the *source's*: the amd64 `api-ms-win-core-datetime-l1-1-0.dll` of the Vista x64
+//! payload (blob 70) is an i386 delta against the x86 one (blob 68), with an all-zero
+//! pre-processing buffer. All 177 targets decode to their header MD5 and their index
+//! SHA-1 (and so do the 177 COPY targets that repeat them). What the genuine targets
+//! proved, each by deltas that failed without it: the export transform (the x86
+//! `api-ms-win-core-sysinfo-l1-1-0.dll`, Vista x86 blob 36, came out with an export
+//! directory at RVA 0x1110 whose RVAs were garbage against the plain basis), the
+//! copy-rift inverse's overlap and gap rule (Vista x64 blob 152: with a plain swap,
+//! where later pieces win, its export ordinal and name tables come out garbled),
+//! re-anchoring of whole-source copies but not of delta copies at copy-rift
+//! breakpoints (re-anchoring none fails Vista x86 blob 29, re-anchoring all fails
+//! blob 152), the header fixups with directory time stamps left alone (rewriting them
+//! breaks the cross-architecture deltas), and `RELOCS`. Leaving out `MARK`, `IMPORTS`,
+//! `RESOURCES`, `I386_JMPS`, `I386_CALLS` or `AMD64_PDATA` changes no genuine target
+//! (forwarder stubs and data-only DLLs); the genuine images have no `.pdata` with code,
+//! no bound imports and no lock prefix tables.
 
 pub mod bits;
 mod decode;
 pub mod huffman;
 pub mod lzx;
 mod names;
+pub mod pe;
 pub mod rift;
+pub mod source;
 pub mod transform;
 
 pub use decode::{apply, DecodeError, Decoded, FILE_TYPE_RAW, FLAG_E8};

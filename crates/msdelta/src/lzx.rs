@@ -367,11 +367,18 @@ fn read_lengths(
 ///
 /// Positions are virtual: the source occupies `0..source.len()`, the output follows.
 /// Block starts count in that space. A copy's distance is subtracted from the current
-/// virtual position; source-relative copies (slots 0..=3) are placed through the rift
-/// table, which here holds only the boundary entry at the end of the source (the
-/// patch's own table must be empty), so a source copy with delta `d` reads the source
-/// at (output position − `d`), and a whole-source copy at the output position.
-pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>, BodyError> {
+/// virtual position; source-relative copies (slots 0..=3) are placed through the rift:
+/// `copy_rift` maps output offsets to source offsets (empty: the identity), so a
+/// source copy with delta `d` at an output offset `t` that the rift entry `(t0, s0)`
+/// covers reads the source at `s0 + (t − t0) − d` onwards, and a whole-source copy
+/// at `s0 + (t − t0)`, re-placed at every later entry it runs into. The patch's own
+/// rift table must be empty.
+pub fn decode(
+    patch: &[u8],
+    source: &[u8],
+    target_size: usize,
+    copy_rift: &[crate::rift::RiftEntry],
+) -> Result<Vec<u8>, BodyError> {
     let mut r = BodyReader::new(patch)?;
     if r.bits(1).ok_or(truncated("rift table flag"))? == 1 {
         return Err(BodyError::RiftTable);
@@ -379,8 +386,9 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
     let composite = read_composite(&mut r)?;
     let first = composite.blocks[0].0;
     let src_len = source.len() as i64;
-    // Offset the rift table maps every output position by (boundary entry only).
-    let rift = -src_len;
+    let offsets = OffsetTable::new(src_len, copy_rift);
+    let mut next_offset = 0usize;
+    let mut rift = 0i64;
     let mut out: Vec<u8> = Vec::with_capacity(target_size);
     let mut lru = [0i64; 3];
     let mut next_block = 0usize;
@@ -389,6 +397,13 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
     while out.len() < target_size {
         let pos = out.len() as u64;
         let vpos = src_len + pos as i64;
+        while let Some(&(key, off)) = offsets.0.get(next_offset) {
+            if key > vpos {
+                break;
+            }
+            rift = off;
+            next_offset += 1;
+        }
         while vpos as u64 >= next_start {
             tables = Some(Tables::from_lengths(&composite.blocks[next_block].1)?);
             next_block += 1;
@@ -413,10 +428,12 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
         let len_slot = s & 7;
         let tr = || truncated("offset bits");
         let distance: i64 = match slot {
-            0 => i64::from(r.bits(14).ok_or_else(tr)?) - 0x2000 - rift,
+            // The rift offset comes from the (hostile) pre-processing buffer: its
+            // arithmetic wraps, and the copy below checks where it lands.
+            0 => (i64::from(r.bits(14).ok_or_else(tr)?) - 0x2000).wrapping_sub(rift),
             1 => {
                 let v = i64::from(r.bits(16).ok_or_else(tr)?);
-                (if v < 0x8000 { v - 0xa000 } else { v - 0x6000 }) - rift
+                (if v < 0x8000 { v - 0xa000 } else { v - 0x6000 }).wrapping_sub(rift)
             }
             2 => {
                 let v = i64::from(r.bits(18).ok_or_else(tr)?);
@@ -424,9 +441,10 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
                     v - 0x2a000
                 } else {
                     v - 0x16000
-                }) - rift
+                })
+                .wrapping_sub(rift)
             }
-            3 => -rift,
+            3 => rift.wrapping_neg(),
             4..=6 => lru[(slot - 4) as usize],
             _ => {
                 if slot == 7 {
@@ -482,24 +500,96 @@ pub fn decode(patch: &[u8], source: &[u8], target_size: usize) -> Result<Vec<u8>
             lru[1] = lru[0];
             lru[0] = distance;
         }
-        let from = vpos - distance;
-        if distance <= 0 || from < 0 {
-            return Err(BodyError::BadOffset { pos, distance });
-        }
         let left = (target_size - out.len()) as u64;
-        let length = length.min(left) as usize;
-        let from = from as usize;
-        let src = source.len();
-        if from + length <= src {
-            out.extend_from_slice(&source[from..from + length]);
-        } else if from >= src && from - src + length <= out.len() {
-            out.extend_from_within(from - src..from - src + length);
-        } else {
-            for k in from..from + length {
-                let b = if k < src { source[k] } else { out[k - src] };
-                out.push(b);
+        let mut length = length.min(left) as usize;
+        let mut distance = distance;
+        let mut vpos = vpos;
+        loop {
+            // A whole-source copy (slot 3) follows the rift: where it crosses a rift
+            // breakpoint, the rest is read where the new entry places it. Copies
+            // with an explicit delta (slots 0..=2) keep the place they started at
+            // (both proven by genuine targets: each rule alone fails some).
+            let chunk = match offsets.0.get(next_offset) {
+                Some(&(key, _)) if slot == 3 => (key - vpos).clamp(1, length as i64) as usize,
+                _ => length,
+            };
+            copy_match(&mut out, source, vpos, distance, chunk, pos)?;
+            length -= chunk;
+            if length == 0 {
+                break;
             }
+            vpos += chunk as i64;
+            let old = rift;
+            while let Some(&(key, off)) = offsets.0.get(next_offset) {
+                if key > vpos {
+                    break;
+                }
+                rift = off;
+                next_offset += 1;
+            }
+            distance = distance.wrapping_sub(rift.wrapping_sub(old));
         }
     }
     Ok(out)
+}
+
+/// Appends `length` bytes read at virtual position `vpos − distance` (the source, then
+/// the output so far; the copy may overlap what it writes).
+fn copy_match(
+    out: &mut Vec<u8>,
+    source: &[u8],
+    vpos: i64,
+    distance: i64,
+    length: usize,
+    pos: u64,
+) -> Result<(), BodyError> {
+    let bad = || BodyError::BadOffset { pos, distance };
+    if distance <= 0 {
+        return Err(bad());
+    }
+    let from = vpos
+        .checked_sub(distance)
+        .and_then(|f| usize::try_from(f).ok())
+        .ok_or_else(bad)?;
+    let end = from.checked_add(length).ok_or_else(bad)?;
+    let src = source.len();
+    if let Some(s) = source.get(from..end) {
+        out.extend_from_slice(s);
+    } else if from >= src && end - src <= out.len() {
+        out.extend_from_within(from - src..end - src);
+    } else {
+        for k in from..end {
+            let b = if k < src {
+                source.get(k)
+            } else {
+                out.get(k - src)
+            };
+            let Some(&b) = b else {
+                return Err(bad());
+            };
+            out.push(b);
+        }
+    }
+    Ok(())
+}
+
+/// The rift as the symbol decoder reads it: (virtual position, offset to add to it)
+/// sorted by position; the offset in force at a position is that of the last key at
+/// or below it. The end of the source carries the boundary entry (identity map from
+/// output offsets to source offsets) and every copy-rift entry `(t, s)` becomes
+/// `(len + t, s − (len + t))`.
+struct OffsetTable(Vec<(i64, i64)>);
+
+impl OffsetTable {
+    fn new(src_len: i64, copy_rift: &[crate::rift::RiftEntry]) -> Self {
+        let mut v = Vec::with_capacity(copy_rift.len() + 1);
+        v.push((src_len, -src_len));
+        for e in copy_rift {
+            let key = src_len.wrapping_add(e.source);
+            v.push((key, e.target.wrapping_sub(key)));
+        }
+        // Stable: at one key the later entry wins, as the lookup takes the last.
+        v.sort_by_key(|p| p.0);
+        OffsetTable(v)
+    }
 }

@@ -740,3 +740,579 @@ fn pe_preprocess_buffer_layout() {
         .bits(0, 40);
     assert!(parse_pe_preprocess(&w.bytes).is_err());
 }
+
+// ---- rift algebra ----------------------------------------------------------------
+
+fn rift_of(pairs: &[(i64, i64)]) -> Vec<crate::rift::RiftEntry> {
+    pairs
+        .iter()
+        .map(|&(source, target)| crate::rift::RiftEntry { source, target })
+        .collect()
+}
+
+fn pairs_of(t: &[crate::rift::RiftEntry]) -> Vec<(i64, i64)> {
+    t.iter().map(|e| (e.source, e.target)).collect()
+}
+
+#[test]
+fn rift_mapping_is_identity_below_the_first_entry() {
+    use crate::rift::map_through;
+    let t = rift_of(&[(0x1000, 0x1010), (0x2000, 0x1ff0)]);
+    assert_eq!(map_through(&t, 0xfff), 0xfff);
+    assert_eq!(map_through(&t, 0x1000), 0x1010);
+    assert_eq!(map_through(&t, 0x1fff), 0x200f);
+    assert_eq!(map_through(&t, 0x2000), 0x1ff0);
+    assert_eq!(map_through(&t, 0x9000), 0x8ff0);
+    assert_eq!(map_through(&[], 0x1234), 0x1234);
+}
+
+#[test]
+fn rift_composition_walks_both_tables() {
+    use crate::rift::compose;
+    // File offset → RVA, then RVA → RVA with one move inside the second section.
+    let io2rva = rift_of(&[(0, 0), (0x400, 0x1000), (0x800, 0x2000)]);
+    let moved = rift_of(&[(0, 0), (0x2100, 0x2140)]);
+    let c = compose(&io2rva, &moved).unwrap();
+    assert_eq!(
+        pairs_of(&c),
+        [(0, 0), (0x400, 0x1000), (0x800, 0x2000), (0x900, 0x2140)]
+    );
+    // Pieces with one offset merge; an empty operand is the identity.
+    let same = compose(&rift_of(&[(0, 0), (0x10, 0x10)]), &[]).unwrap();
+    assert_eq!(pairs_of(&same), [(0, 0), (0x10, 0x10)]);
+    let merged = compose(&rift_of(&[(0, 5), (0x10, 0x15)]), &rift_of(&[(0, 0)])).unwrap();
+    assert_eq!(pairs_of(&merged), [(0, 5)]);
+}
+
+/// The inverse keeps the earlier piece where images overlap, continues the entry
+/// before a gap, and lets the wrapped region (below 0, at the last offset) claim the
+/// gaps below its reach. The first two tables are the forward maps of genuine deltas
+/// (Vista x86 blob 29, Vista x64 blob 152) that verify only with this rule.
+#[test]
+fn rift_reverse_resolves_overlaps_and_gaps() {
+    use crate::rift::reverse;
+    let fwd = rift_of(&[
+        (0, 0),
+        (0x548, 0x54c),
+        (0x558, 0x560),
+        (0x560, 0x56a),
+        (0x800, 0x800),
+    ]);
+    assert_eq!(
+        pairs_of(&reverse(&fwd)),
+        [
+            (0, 0),
+            (0x54c, 0x548),
+            (0x560, 0x558),
+            (0x56a, 0x560),
+            (0x80a, 0x80a)
+        ]
+    );
+    let fwd = rift_of(&[
+        (0, 0),
+        (0x7a8, 0x750),
+        (0xac8, 0xa18),
+        (0xc58, 0xb7c),
+        (0x2000, 0x1800),
+    ]);
+    assert_eq!(
+        pairs_of(&reverse(&fwd)),
+        [
+            (0, 0),
+            (0x7a8, 0x800),
+            (0xa70, 0xb20),
+            (0xba8, 0xc84),
+            (0x1f24, 0x2724)
+        ]
+    );
+    // Gaps below the last offset (0x1800) go to the wrapped region.
+    let io2rva = rift_of(&[(0, 0), (0x400, 0x1000), (0x800, 0x2000)]);
+    assert_eq!(
+        pairs_of(&reverse(&io2rva)),
+        [
+            (0, 0),
+            (0x400, -0x1400),
+            (0x1000, 0x400),
+            (0x1400, -0x400),
+            (0x2000, 0x800)
+        ]
+    );
+    // One distinct source: a single entry; nothing: nothing.
+    assert_eq!(pairs_of(&reverse(&rift_of(&[(4, 9)]))), [(0, 5)]);
+    assert!(reverse(&[]).is_empty());
+    // Extreme values stay in range (no overflow, no sentinel entries).
+    let wide = rift_of(&[(i64::MIN, i64::MAX), (0, 0), (i64::MAX, i64::MIN)]);
+    let r = reverse(&wide);
+    assert!(r
+        .iter()
+        .all(|e| e.source != i64::MIN && e.target != i64::MIN));
+}
+
+/// A whole-source copy follows the copy rift across its breakpoints; a copy with an
+/// explicit delta keeps reading where it started.
+#[test]
+fn source_copies_and_rift_breakpoints() {
+    let source = b"0123456789abcdef";
+    let rift = rift_of(&[(0, 0), (4, 8)]);
+    let whole = default_patch(|w| {
+        main_sym(w, 256 + 3 * 8 + 7); // slot 3, length 8
+        main_sym(w, 256 + 3); // slot 0, length 4
+        w.bits(0x2000, 14); // delta 0
+    });
+    let out = crate::lzx::decode(&whole, source, 12, &rift).unwrap();
+    assert_eq!(&out, b"012389abcdef");
+    let delta0 = default_patch(|w| {
+        main_sym(w, 256 + 7); // slot 0, length 8
+        w.bits(0x2000, 14);
+    });
+    let out = crate::lzx::decode(&delta0, source, 8, &rift).unwrap();
+    assert_eq!(&out, b"01234567");
+    // Without a rift both read the source in place.
+    let out = crate::lzx::decode(&whole, source, 12, &[]).unwrap();
+    assert_eq!(&out, b"0123456789ab");
+}
+
+// ---- source transforms on a hand-built i386 image ------------------------------------
+
+/// A two-section i386 image (`.text` at RVA 0x1000 / file 0x400, executable; `.data`
+/// at RVA 0x2000 / file 0x800) with exports, imports, relocations and branches.
+fn small_pe() -> Vec<u8> {
+    let mut b = vec![0u8; 0xa00];
+    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put16 = |b: &mut [u8], at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    b[..2].copy_from_slice(b"MZ");
+    put(&mut b, 0x3c, 0x40);
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    put16(&mut b, 0x44, 0x14c);
+    put16(&mut b, 0x46, 2);
+    put(&mut b, 0x48, 0x1111_1111); // TimeDateStamp
+    put16(&mut b, 0x54, 0xe0);
+    let opt = 0x58;
+    put16(&mut b, opt, 0x10b);
+    put(&mut b, opt + 28, 0x1000_0000); // ImageBase
+    put(&mut b, opt + 56, 0x3000); // SizeOfImage
+    put(&mut b, opt + 64, 0xdead_beef); // CheckSum
+    put(&mut b, opt + 92, 16);
+    let dirs = opt + 96;
+    put(&mut b, dirs, 0x1300); // exports
+    put(&mut b, dirs + 4, 0x60);
+    put(&mut b, dirs + 8, 0x2040); // imports
+    put(&mut b, dirs + 12, 0x28);
+    put(&mut b, dirs + 5 * 8, 0x2100); // relocations
+    put(&mut b, dirs + 5 * 8 + 4, 0x10);
+    let sec = opt + 0xe0;
+    b[sec..sec + 5].copy_from_slice(b".text");
+    for (k, (va, raw, ch)) in [
+        (0x1000, 0x400, 0x6000_0020u32),
+        (0x2000, 0x800, 0x4000_0040),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = sec + 40 * k;
+        put(&mut b, s + 8, if k == 0 { 0x400 } else { 0x200 });
+        put(&mut b, s + 12, va);
+        put(&mut b, s + 16, if k == 0 { 0x400 } else { 0x200 });
+        put(&mut b, s + 20, raw);
+        put(&mut b, s + 36, ch);
+    }
+    let fo = |rva: usize| {
+        if rva >= 0x2000 {
+            rva - 0x2000 + 0x800
+        } else {
+            rva - 0x1000 + 0x400
+        }
+    };
+    // call 0x1250 at 0x1000; a call into .data (not code: left alone) at 0x1008.
+    b[fo(0x1000)] = 0xe8;
+    put(&mut b, fo(0x1001), 0x1250 - 0x1005);
+    b[fo(0x1008)] = 0xe8;
+    put(&mut b, fo(0x1009), 0x2010 - 0x100d);
+    // jmp 0x1200 at 0x1100 and je 0x1210 at 0x1110: both become short forms.
+    b[fo(0x1100)] = 0xe9;
+    put(&mut b, fo(0x1101), 0x1200 - 0x1105);
+    b[fo(0x1110)..fo(0x1112)].copy_from_slice(&[0x0f, 0x84]);
+    put(&mut b, fo(0x1112), 0x1210 - 0x1116);
+    // jmp 0x1000 at 0x1120: still far.
+    b[fo(0x1120)] = 0xe9;
+    put(&mut b, fo(0x1121), (0x1000i32 - 0x1125) as u32);
+    // Relocated operands: VAs of 0x1250 and 0x2004.
+    put(&mut b, fo(0x11f0), 0x1000_1250);
+    put(&mut b, fo(0x1220), 0x1000_2004);
+    // Exports: name, 2 functions, 2 names, ordinals.
+    let e = fo(0x1300);
+    put(&mut b, e + 12, 0x1380);
+    put(&mut b, e + 16, 1);
+    put(&mut b, e + 20, 2);
+    put(&mut b, e + 24, 2);
+    put(&mut b, e + 28, 0x1340);
+    put(&mut b, e + 32, 0x1348);
+    put(&mut b, e + 36, 0x1350);
+    put(&mut b, fo(0x1340), 0x1000);
+    put(&mut b, fo(0x1344), 0x1250);
+    put(&mut b, fo(0x1348), 0x1360);
+    put(&mut b, fo(0x134c), 0x1370);
+    // Imports: one descriptor, ILT and IAT with a by-name and a by-ordinal entry.
+    let d = fo(0x2040);
+    put(&mut b, d, 0x2080);
+    put(&mut b, d + 12, 0x20a0);
+    put(&mut b, d + 16, 0x2090);
+    for t in [0x2080, 0x2090] {
+        put(&mut b, fo(t), 0x20b0);
+        put(&mut b, fo(t + 4), 0x8000_0005);
+    }
+    // Relocation block for page 0x1000: HIGHLOW at 0x1220 and 0x11f0, then padding.
+    let r = fo(0x2100);
+    put(&mut b, r, 0x1000);
+    put(&mut b, r + 4, 0x10);
+    put16(&mut b, r + 8, 0x3220);
+    put16(&mut b, r + 10, 0x31f0);
+    b
+}
+
+fn small_pre() -> crate::rift::PePreprocess {
+    crate::rift::PePreprocess {
+        image_base: 0x2000_0000,
+        checksum: 0x1234_5678,
+        timestamp: 0x5555_5555,
+        pe_rift: rift_of(&[(0, 0), (0x1000, 0x400), (0x2000, 0x800)]),
+        cli_metadata: false,
+        // Code from 0x1200 moves down by 0x80, data up by 8.
+        rva_rift: rift_of(&[(0x1000, 0x1000), (0x1200, 0x1180), (0x2000, 0x2008)]),
+        cli_map: false,
+        unread_bits: 0,
+    }
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+#[test]
+fn i386_source_transforms_on_a_small_image() {
+    let basis = small_pe();
+    let p = crate::source::prepare(&basis, &small_pre(), 0x2e1fe).unwrap();
+    let t = &p.source;
+    assert!(p.missing.is_empty());
+    // Header: checksum cleared, the target's time stamp and image base.
+    assert_eq!(le32(t, 0x58 + 64), 0);
+    assert_eq!(le32(t, 0x48), 0x5555_5555);
+    assert_eq!(le32(t, 0x58 + 28), 0x2000_0000);
+    // call 0x1250 (now 0x11d0) from 0x1005; the call into data is left alone.
+    assert_eq!(le32(t, 0x401), 0x11d0 - 0x1005);
+    assert_eq!(le32(t, 0x409), 0x2010 - 0x100d);
+    // jmp / je to 0x1200 / 0x1210 (now 0x1180 / 0x1190) become EB / 74 short forms.
+    assert_eq!(&t[0x500..0x502], &[0xeb, 0x7b]);
+    assert_eq!(&t[0x510..0x512], &[0x74, 0x7a]);
+    // A far jump whose displacement does not move keeps its bytes.
+    assert_eq!(le32(t, 0x521), (0x1000i32 - 0x1125) as u32);
+    // Relocated operands: re-based on the target base through the rift.
+    assert_eq!(le32(t, 0x5f0), 0x2000_11d0);
+    assert_eq!(le32(t, 0x620), 0x2000_200c);
+    // The block list, rebuilt from the mapped sites (0x1220 → 0x11a0), sorted.
+    assert_eq!(le32(t, 0x900), 0x1000);
+    assert_eq!(le32(t, 0x904), 12);
+    assert_eq!(&t[0x908..0x90c], &[0xa0, 0x31, 0xf0, 0x31]);
+    // Exports: every RVA through the rift.
+    let e = 0x700;
+    assert_eq!(
+        [
+            le32(t, e + 12),
+            le32(t, e + 28),
+            le32(t, e + 32),
+            le32(t, e + 36)
+        ],
+        [0x1300, 0x12c0, 0x12c8, 0x12d0]
+    );
+    assert_eq!([le32(t, 0x740), le32(t, 0x744)], [0x1000, 0x11d0]);
+    assert_eq!([le32(t, 0x748), le32(t, 0x74c)], [0x12e0, 0x12f0]);
+    // Imports: descriptor RVAs and by-name thunks move, ordinals stay.
+    assert_eq!(
+        [le32(t, 0x840), le32(t, 0x84c), le32(t, 0x850)],
+        [0x2088, 0x20a8, 0x2098]
+    );
+    assert_eq!([le32(t, 0x880), le32(t, 0x884)], [0x20b8, 0x8000_0005]);
+    assert_eq!([le32(t, 0x890), le32(t, 0x894)], [0x20b8, 0x8000_0005]);
+    // Copy rift: target file offset → source file offset through both section maps;
+    // where the moved code overlaps the code before it, the earlier piece keeps it.
+    assert_eq!(crate::rift::map_through(&p.copy_rift, 0x580), 0x580);
+    assert_eq!(crate::rift::map_through(&p.copy_rift, 0x600), 0x680);
+    assert_eq!(crate::rift::map_through(&p.copy_rift, 0x808), 0x800);
+    // Without MARK every byte may be code: the data call is then translated too,
+    // its target (0x2010 → 0x2018) being in a section.
+    let p = crate::source::prepare(&basis, &small_pre(), 0x2e1fe & !0x2).unwrap();
+    assert_eq!(le32(&p.source, 0x409), 0x2018 - 0x100d);
+}
+
+#[test]
+fn source_transforms_refuse_what_they_do_not_know() {
+    let pre = small_pre();
+    assert!(crate::source::prepare(b"not a PE", &pre, 0x2e1fe).is_err());
+    let mut ia64 = small_pe();
+    ia64[0x44..0x46].copy_from_slice(&0x200u16.to_le_bytes());
+    let e = crate::source::prepare(&ia64, &pre, 0x2e1fe).err().unwrap();
+    assert!(e.contains("0x0200"), "{e}");
+    let mut cli = pre.clone();
+    cli.cli_map = true;
+    let e = crate::source::prepare(&small_pe(), &cli, 0x2e1fe)
+        .err()
+        .unwrap();
+    assert!(e.contains("CLI"), "{e}");
+    // A bound import directory: UNBIND is named as missing.
+    let mut bound = small_pe();
+    let at = 0x58 + 96 + 11 * 8;
+    bound[at..at + 4].copy_from_slice(&0x2180u32.to_le_bytes());
+    let p = crate::source::prepare(&bound, &pre, 0x2e1fe).unwrap();
+    assert_eq!(p.missing, ["UNBIND (the basis has bound imports)"]);
+}
+
+/// Every truncation and mutation of the small image goes through the transforms
+/// without a panic.
+#[test]
+fn source_transforms_survive_mutations() {
+    let basis = small_pe();
+    let pre = small_pre();
+    for cut in (0..basis.len()).step_by(7) {
+        let _ = crate::source::prepare(&basis[..cut], &pre, 0x2e63e);
+        let _ = crate::source::prepare(&basis[..cut], &pre, 0x2e1fe);
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..400 {
+        let mut m = basis.clone();
+        for _ in 0..8 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = (seed % m.len() as u64) as usize;
+            m[at] = (seed >> 32) as u8;
+        }
+        let _ = crate::source::prepare(&m, &pre, 0x2e1fe);
+    }
+}
+
+/// A hostile forward map whose images run backwards (each piece lands before the one
+/// before it) inverts in O(n log n): 200,000 pieces, every one claiming its own image.
+#[test]
+fn rift_reverse_of_backward_pieces_is_fast() {
+    let n = 200_000i64;
+    let fwd: Vec<_> = (0..n)
+        .map(|i| crate::rift::RiftEntry {
+            source: i * 16,
+            target: (n - i) * 16,
+        })
+        .collect();
+    let r = crate::rift::reverse(&fwd);
+    assert!(r.len() >= n as usize - 1, "{}", r.len());
+    assert!(r.windows(2).all(|w| w[0].source <= w[1].source));
+}
+
+/// An i386 PE delta against the small image with an all-zero pre-processing buffer (as
+/// the genuine cross-architecture deltas carry): one whole-source copy of the headers.
+/// It decodes only against the transformed basis (checksum, time stamp and image base
+/// take the buffer's zero values); against a wrong hash, or a basis that is no PE, the
+/// error names why.
+#[test]
+fn pe_delta_reads_the_transformed_basis() {
+    let basis = small_pe();
+    let mut target = basis[..0x400].to_vec();
+    for at in [0x58 + 64, 0x48, 0x58 + 28] {
+        target[at..at + 4].fill(0);
+    }
+    let mut pre = BitWriter::default();
+    pre.bits(1, 3)
+        .bits(0, 64)
+        .bits(0, 32)
+        .bits(0, 32)
+        .bits(0, 4);
+    let patch = default_patch(|w| {
+        main_sym(w, 256 + 3 * 8); // whole-source copy, length from the length table
+        code(w, 0, 8); // length symbol 0: a long length
+        w.bits(0b10, 2).bits(0x400 - 8 - 512, 9); // 512 + 504 + 8 = 0x400
+    });
+    let pe_delta = |hash: &[u8]| {
+        delta(0, |w| {
+            w.int(0x0f)
+                .int(0x02)
+                .int(0x2e1fe)
+                .int(0x400)
+                .int(u64::from(CALG_MD5))
+                .buffer(hash)
+                .buffer(&pre.bytes)
+                .buffer(&patch);
+        })
+    };
+    let out = apply(&pe_delta(&md5(&target)), Some(&basis)).unwrap();
+    assert_eq!(out.data, target);
+    assert!(out.md5_verified);
+    let e = apply(&pe_delta(&[0; 16]), Some(&basis)).unwrap_err();
+    assert_eq!(e.kind(), "msdelta_unsupported");
+    assert!(
+        e.to_string().contains("did not reproduce the target MD5"),
+        "{e}"
+    );
+    let e = apply(&pe_delta(&md5(&target)), Some(&[0x4d; 0x500])).unwrap_err();
+    assert!(e.to_string().contains("not a readable PE image"), "{e}");
+}
+
+/// The small image as PE32+ (amd64): 8-byte thunks, a `DIR64` relocation, `.pdata`.
+fn small_pe64() -> Vec<u8> {
+    let mut b = vec![0u8; 0xa00];
+    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put64 = |b: &mut [u8], at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    b[..2].copy_from_slice(b"MZ");
+    put(&mut b, 0x3c, 0x40);
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    b[0x44..0x46].copy_from_slice(&0x8664u16.to_le_bytes());
+    b[0x46..0x48].copy_from_slice(&2u16.to_le_bytes());
+    put(&mut b, 0x48, 0x1111_1111);
+    b[0x54..0x56].copy_from_slice(&0xf0u16.to_le_bytes());
+    let opt = 0x58;
+    b[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+    put64(&mut b, opt + 24, 0x1_8000_0000);
+    put(&mut b, opt + 56, 0x3000);
+    put(&mut b, opt + 64, 0xdead_beef);
+    put(&mut b, opt + 108, 16);
+    let dirs = opt + 112;
+    put(&mut b, dirs + 8, 0x2040); // imports
+    put(&mut b, dirs + 12, 0x28);
+    put(&mut b, dirs + 3 * 8, 0x21c0); // exceptions
+    put(&mut b, dirs + 3 * 8 + 4, 12);
+    put(&mut b, dirs + 5 * 8, 0x2100); // relocations
+    put(&mut b, dirs + 5 * 8 + 4, 12);
+    let sec = opt + 0xf0;
+    for (k, (va, raw, ch)) in [
+        (0x1000, 0x400, 0x6000_0020u32),
+        (0x2000, 0x800, 0x4000_0040),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = sec + 40 * k;
+        put(&mut b, s + 8, if k == 0 { 0x400 } else { 0x300 });
+        put(&mut b, s + 12, va);
+        put(&mut b, s + 16, if k == 0 { 0x400 } else { 0x200 });
+        put(&mut b, s + 20, raw);
+        put(&mut b, s + 36, ch);
+    }
+    let fo = |rva: usize| {
+        if rva >= 0x2000 {
+            rva - 0x2000 + 0x800
+        } else {
+            rva - 0x1000 + 0x400
+        }
+    };
+    let d = fo(0x2040);
+    put(&mut b, d, 0x2080);
+    put(&mut b, d + 12, 0x20c0);
+    put(&mut b, d + 16, 0x20a0);
+    for t in [0x2080, 0x20a0] {
+        put64(&mut b, fo(t), 0x20d0);
+        put64(&mut b, fo(t + 8), 0x8000_0000_0000_0007);
+    }
+    // DIR64 at 0x1300 holding the VA of 0x1250.
+    put64(&mut b, fo(0x1300), 0x1_8000_1250);
+    let r = fo(0x2100);
+    put(&mut b, r, 0x1000);
+    put(&mut b, r + 4, 12);
+    b[r + 8..r + 10].copy_from_slice(&0xa300u16.to_le_bytes());
+    // One RUNTIME_FUNCTION: 0x1200..0x1260, unwind data at 0x2010.
+    let p = fo(0x21c0);
+    put(&mut b, p, 0x1200);
+    put(&mut b, p + 4, 0x1260);
+    put(&mut b, p + 8, 0x2010);
+    b
+}
+
+#[test]
+fn amd64_source_transforms_on_a_small_image() {
+    let basis = small_pe64();
+    let mut pre = small_pre();
+    pre.image_base = 0x1_4000_0000;
+    // Without AMD64_DISASM: every remap done, nothing missing.
+    let p = crate::source::prepare(&basis, &pre, 0x2e63e & !0x200).unwrap();
+    assert!(p.missing.is_empty());
+    let t = &p.source;
+    let le64 = |at: usize| u64::from_le_bytes(t[at..at + 8].try_into().unwrap());
+    assert_eq!(le32(t, 0x58 + 64), 0);
+    assert_eq!(le64(0x58 + 24), 0x1_4000_0000);
+    // Thunks: the by-name RVA moves (+8 in .data), the ordinal stays; 8 bytes each.
+    assert_eq!([le64(0x880), le64(0x888)], [0x20d8, 0x8000_0000_0000_0007]);
+    assert_eq!([le64(0x8a0), le64(0x8a8)], [0x20d8, 0x8000_0000_0000_0007]);
+    assert_eq!(
+        [le32(t, 0x840), le32(t, 0x84c), le32(t, 0x850)],
+        [0x2088, 0x20c8, 0x20a8]
+    );
+    // DIR64 operand re-based; its site moved to 0x1280 (code from 0x1200: −0x80).
+    assert_eq!(le64(0x700), 0x1_4000_11d0);
+    assert_eq!(le32(t, 0x900), 0x1000);
+    assert_eq!(le32(t, 0x904), 12);
+    assert_eq!(&t[0x908..0x90a], &0xa280u16.to_le_bytes());
+    // .pdata: begin, end and unwind RVAs.
+    assert_eq!(
+        [le32(t, 0x9c0), le32(t, 0x9c4), le32(t, 0x9c8)],
+        [0x1180, 0x11e0, 0x2018]
+    );
+    // With AMD64_DISASM asked for on an image with .pdata: named as missing.
+    let p = crate::source::prepare(&basis, &pre, 0x2e63e).unwrap();
+    assert_eq!(p.missing, ["AMD64_DISASM (the basis has .pdata functions)"]);
+}
+
+/// The resource tree of the small image, with a move inside `.rsrc`: offsets move by
+/// how far their target moved relative to the directory start. (The genuine images
+/// prove only the case where the whole tree moves as one; the rule for a data entry's
+/// `OffsetToData`, read as directory-relative, follows the public description.)
+#[test]
+fn resource_transform_moves_offsets_relative_to_the_directory() {
+    let mut b = small_pe();
+    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let dirs = 0x58 + 96;
+    put(&mut b, dirs + 16, 0x2180);
+    put(&mut b, dirs + 20, 0x60);
+    b[0x98e] = 1; // root: one id entry
+    put(&mut b, 0x990, 0x10);
+    put(&mut b, 0x994, 0x8000_0018); // → subdirectory at +0x18
+    b[0x998 + 12] = 1; // subdirectory: one named entry
+    put(&mut b, 0x9a8, 0x8000_0040); // name string at +0x40
+    put(&mut b, 0x9ac, 0x30); // → data entry at +0x30
+    put(&mut b, 0x9b0, 0x21e0); // OffsetToData
+    put(&mut b, 0x9b4, 4);
+    let mut pre = small_pre();
+    pre.rva_rift.push(crate::rift::RiftEntry {
+        source: 0x21a0,
+        target: 0x21b0,
+    });
+    let p = crate::source::prepare(&b, &pre, 0x10).unwrap();
+    let t = &p.source;
+    assert_eq!(le32(t, 0x994), 0x8000_0018); // 0x2198 and 0x2180 moved alike
+    assert_eq!(le32(t, 0x9a8), 0x8000_0048); // 0x21c0 moved 8 more than 0x2180
+    assert_eq!(le32(t, 0x9ac), 0x30); // a leaf's own offset is left alone
+    assert_eq!(le32(t, 0x9b0), 0x21e8);
+    // Only the RESOURCES flag: nothing else moved.
+    assert_eq!(le32(t, 0x401), 0x1250 - 0x1005);
+    // A directory naming itself (a cycle) ends the walk; nothing hangs.
+    put(&mut b, 0x994, 0x8000_0000);
+    assert!(crate::source::prepare(&b, &pre, 0x10).is_ok());
+}
+
+/// A pre-processing rift with extreme offsets (a hostile buffer can code any 64-bit
+/// value) wraps instead of overflowing, in the transforms and in the copy placement.
+#[test]
+fn extreme_rift_offsets_do_not_overflow() {
+    let basis = small_pe();
+    let mut pre = small_pre();
+    pre.rva_rift = rift_of(&[(0, i64::MIN), (0x1200, i64::MAX), (0x2000, i64::MIN + 5)]);
+    pre.pe_rift = rift_of(&[(0, i64::MAX), (0x1000, i64::MIN)]);
+    let p = crate::source::prepare(&basis, &pre, 0x2e1fe).unwrap();
+    let whole = default_patch(|w| {
+        for _ in 0..4 {
+            main_sym(w, 256 + 3 * 8 + 7); // whole-source copies
+        }
+    });
+    let _ = crate::lzx::decode(&whole, &p.source, 32, &p.copy_rift);
+    let _ = crate::lzx::decode(
+        &whole,
+        &p.source,
+        32,
+        &rift_of(&[(0, i64::MIN), (8, i64::MAX)]),
+    );
+}

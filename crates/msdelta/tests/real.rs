@@ -275,6 +275,7 @@ fn genuine_pa30_headers_match_the_index() {
         assert!(cabextract(&cab, &dir), "cabextract {}", cab.display());
         let o = check_payload(&format!("vista-{arch}"), &dir);
         assert!(o.pa30 > 0);
+        assert!(o.failed.is_empty(), "vista-{arch}: failures {:?}", o.failed);
         assert_eq!(o.pa30, o.matched);
         tally(&o);
         total += o.pa30;
@@ -289,6 +290,7 @@ fn genuine_pa30_headers_match_the_index() {
     ));
     let o = check_payload("win7-x64", &dir);
     assert!(o.pa30 > 0);
+    assert!(o.failed.is_empty(), "win7-x64: failures {:?}", o.failed);
     assert_eq!(o.pa30, o.matched);
     tally(&o);
     total += o.pa30;
@@ -297,9 +299,14 @@ fn genuine_pa30_headers_match_the_index() {
         "all payloads: {decoded} PA30 targets decoded and verified ({null_source} without a basis), {bytes} bytes, {:.1} MB/s (this build's profile)",
         bytes as f64 / secs.max(1e-9) / 1e6
     );
-    // Every null-source target of the three payloads (6 + 4 + 1) decodes and verifies.
+    // Every null-source target of the three payloads (6 + 4 + 1) decodes and verifies,
+    // and so do the deltas against a basis whose source transforms are implemented.
     assert!(
         null_source >= 11,
         "{null_source} null-source targets decoded"
+    );
+    assert_eq!(
+        decoded, 177,
+        "{decoded} PA30 targets decoded (all 177 expected: 11 null-source, 166 against a basis)"
     );
 }

@@ -412,7 +412,8 @@ pub struct DeltaInfo {
     /// size, SHA-256, kind and PE facts.
     pub decoded: bool,
     /// Why the target was not decoded (`decoded` false), e.g. `msdelta_unsupported:
-    /// not implemented: delta against a basis with i386 source transforms (…)`.
+    /// not implemented: delta against a basis with amd64 source transforms needing
+    /// AMD64_DISASM (…)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decode_error: Option<String>,
     /// Target FILETIME from the PA30 header, as UTC `yyyy-mm-ddThh:mm:ssZ`.
