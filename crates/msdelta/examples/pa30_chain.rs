@@ -1,15 +1,25 @@
 //! Dev tool: decodes every PA30 target of an extracted IPD payload directory, bases
 //! first, and describes each delta against a basis that fails:
-//! `cargo run --release -p kbscan-msdelta --example pa30-chain -- DIR [-o OUT]`.
+//! `cargo run --release -p kbscan-msdelta --example pa30-chain -- DIR [-o OUT] [--seeds SEEDS]`.
+//!
+//! `--seeds SEEDS` writes, for every verified delta against a basis of at most 65,535
+//! bytes, a seed for the `msdelta` fuzz target in the layout it splits (basis length,
+//! 2 bytes little-endian; the basis; the delta), so fuzzing starts from genuine pairs
+//! that reach the PE source transforms instead of from deltas alone.
 use std::collections::BTreeMap;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().expect("payload directory"));
-    let out = match (args.next().as_deref(), args.next()) {
-        (Some("-o"), Some(o)) => Some(std::path::PathBuf::from(o)),
-        _ => None,
-    };
+    let (mut out, mut seeds) = (None, None);
+    while let Some(flag) = args.next() {
+        let value = args.next().map(std::path::PathBuf::from);
+        match flag.as_str() {
+            "-o" => out = value,
+            "--seeds" => seeds = value,
+            other => panic!("unknown option {other}"),
+        }
+    }
     let cix = std::fs::read(dir.join("_manifest_.cix.xml")).expect("index");
     let index = kbscan_cbs::parse_container_index(&cix).expect("index parses");
     let by_id: BTreeMap<u32, usize> = index
@@ -69,6 +79,19 @@ fn main() {
                             if let Some(o) = &out {
                                 std::fs::write(o.join(format!("ok-{}", src.source_name)), &d.data)
                                     .ok();
+                            }
+                            if let (Some(s), Some(b)) = (&seeds, basis_bytes.as_deref()) {
+                                if let Ok(n) = u16::try_from(b.len()) {
+                                    let mut seed = n.to_le_bytes().to_vec();
+                                    seed.extend_from_slice(b);
+                                    seed.extend_from_slice(&blob);
+                                    let name = format!(
+                                        "pair-{}-{}",
+                                        dir.file_name().unwrap_or_default().to_string_lossy(),
+                                        src.source_name
+                                    );
+                                    std::fs::write(s.join(name), seed).expect("write seed");
+                                }
                             }
                             done.insert(i, Some(d.data));
                         }
