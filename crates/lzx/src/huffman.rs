@@ -9,6 +9,9 @@ use crate::bits::Bits;
 /// Longest code LZX can describe (tree lengths are deltas mod 17, so 0..=16).
 pub(crate) const MAX_LEN: usize = 16;
 
+/// What [`Huff::decode`] returns for an empty tree (no alphabet here is this large).
+pub(crate) const NONE: u16 = u16::MAX;
+
 /// Why a set of code lengths is not a usable prefix code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
@@ -137,38 +140,43 @@ impl<const F: usize, const S: usize> Huff<F, S> {
         Ok(())
     }
 
-    /// Decodes one symbol; at least 16 bits must be buffered. `None` only for an empty tree
-    /// (a built, non-empty tree is complete, so every bit pattern decodes).
+    /// Decodes one symbol; at least 16 bits must be buffered. [`NONE`] only for an empty tree
+    /// (a built, non-empty tree is complete, so every bit pattern decodes). Infallible rather
+    /// than an `Option` so that the decode loop has no error branch per symbol: callers check
+    /// `empty` once per block, or test for [`NONE`] where an empty tree is legal.
     #[inline(always)]
-    pub(crate) fn decode(&self, bits: &mut Bits<'_>) -> Option<u16> {
+    pub(crate) fn decode(&self, bits: &mut Bits<'_>) -> u16 {
         let e = self.fast[(bits.peek_buf() >> (64 - Self::BITS)) as usize];
         if e & 0xF != 0 {
             bits.consume(u32::from(e & 0xF));
-            return Some(e >> 4);
+            return e >> 4;
         }
         // The fallback gets the bits by value: passing the reader out of line would force
         // it out of registers in the decode loop.
-        let (sym, len) = self.decode_long((bits.peek_buf() >> 48) as u32)?;
+        let (sym, len) = self.decode_long((bits.peek_buf() >> 48) as u32);
         bits.consume(len);
-        Some(sym)
+        sym
     }
 
     /// Canonical decoding of a code longer than the table from the next 16 bits `c16`;
-    /// returns the symbol and its length.
+    /// returns the symbol and its length (`(NONE, 0)` for an empty tree).
     #[cold]
     #[inline(never)]
-    fn decode_long(&self, c16: u32) -> Option<(u16, u32)> {
+    fn decode_long(&self, c16: u32) -> (u16, u32) {
         if self.empty {
-            return None;
+            return (NONE, 0);
         }
         for len in (Self::BITS as usize + 1)..=MAX_LEN {
             let code = c16 >> (MAX_LEN - len);
             let d = code.wrapping_sub(self.first_code[len]);
             if d < u32::from(self.count[len]) {
                 let i = usize::from(self.first_index[len]) + d as usize;
-                return Some((*self.sorted.get(i)?, len as u32));
+                return match self.sorted.get(i) {
+                    Some(&sym) => (sym, len as u32),
+                    None => (NONE, 0),
+                };
             }
         }
-        None
+        (NONE, 0)
     }
 }

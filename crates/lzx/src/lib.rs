@@ -367,6 +367,8 @@ impl Decoder {
 
         let frame_start = self.pos;
         let frame_end = self.pos + out_len;
+        // Once a whole window has been decoded, every offset up to the window is reachable.
+        let full = self.total >= self.window_size as u64;
         let mut dst = frame_start;
         while dst < frame_end {
             if self.block_remaining == 0 {
@@ -409,11 +411,17 @@ impl Decoder {
                         .copy_from_slice(src);
                     byte_pos += run;
                 }
+                Block::Verbatim if full => {
+                    self.run_compressed::<false, true>(&mut bits, dst, dst + run)?;
+                }
                 Block::Verbatim => {
-                    self.run_compressed::<false>(&mut bits, dst, dst + run)?;
+                    self.run_compressed::<false, false>(&mut bits, dst, dst + run)?;
+                }
+                Block::Aligned if full => {
+                    self.run_compressed::<true, true>(&mut bits, dst, dst + run)?;
                 }
                 Block::Aligned => {
-                    self.run_compressed::<true>(&mut bits, dst, dst + run)?;
+                    self.run_compressed::<true, false>(&mut bits, dst, dst + run)?;
                 }
                 Block::None => return Err(Error::BlockSizeZero),
             }
@@ -512,22 +520,24 @@ impl Decoder {
             *l = bits.read(4) as u8;
         }
         self.pre.build(&pl).map_err(|s| tree_error("pretree", s))?;
-        let pre_code = |pre: &Huff<256, PRETREE_SYMS>, bits: &mut Bits<'_>| {
-            pre.decode(bits).ok_or(Error::Tree {
+        // Every call reads at least one element, so an empty pretree is always an error.
+        if self.pre.empty {
+            return Err(Error::Tree {
                 tree: "pretree",
                 shape: "all zero",
-            })
-        };
+            });
+        }
+        let pre = &self.pre;
         let len = lens.len();
         let mut i = 0;
         while i < len {
             // One refill per element: code (<= 15 bits) + run bits (<= 5) + code (<= 15).
             bits.refill();
-            let code = pre_code(&self.pre, bits)?;
+            let code = pre.decode(bits);
             let (run, value) = match code {
                 0..=16 => {
                     if let Some(l) = lens.get_mut(i) {
-                        *l = ((u16::from(*l) + 17 - code) % 17) as u8;
+                        *l = delta17(*l, code);
                     }
                     i += 1;
                     continue;
@@ -536,12 +546,11 @@ impl Decoder {
                 18 => (20 + bits.take(5) as usize, 0),
                 19 => {
                     let run = 4 + bits.take(1) as usize;
-                    let c = pre_code(&self.pre, bits)?;
+                    let c = pre.decode(bits);
                     if c > 16 {
                         return Err(Error::PretreeCode { tree, code: c });
                     }
-                    let prev = lens[i];
-                    (run, ((u16::from(prev) + 17 - c) % 17) as u8)
+                    (run, delta17(lens[i], c))
                 }
                 c => return Err(Error::PretreeCode { tree, code: c }),
             };
@@ -560,8 +569,12 @@ impl Decoder {
     }
 
     /// Decodes literals and matches into `win[dst..end]` (end within the current frame and
-    /// block).
-    fn run_compressed<const ALIGNED: bool>(
+    /// block). `FULL`: a whole window has been decoded before this frame, so every offset up to
+    /// the window is reachable and the offset check is one compare (the caller dispatches on
+    /// it once per run instead of the loop testing it per match). Out of line so that the hot
+    /// loop's register allocation does not depend on the frame bookkeeping around it.
+    #[inline(never)]
+    fn run_compressed<const ALIGNED: bool, const FULL: bool>(
         &mut self,
         bits_out: &mut Bits<'_>,
         mut dst: usize,
@@ -576,20 +589,20 @@ impl Decoder {
         // Bytes of this stream already in the window at `dst`, minus `dst` (so `dst + history`
         // is the reachable distance; capped at the window).
         let history = self.total as i64 - self.pos as i64;
-        // Once a whole window has been decoded, every offset up to the window is reachable.
-        let full = self.total >= window_size as u64;
         let mut r = self.r;
         let win = &mut self.win[..];
+        // Never true (frames end at or before `cap`); stated so that the optimizer can drop the
+        // bounds checks of literal stores, which follow a `dst < end` test.
+        if end > win.len() {
+            return Err(Error::FrameSize(end - dst));
+        }
         let main = &self.main;
         let length = &self.length;
         let aligned = &self.aligned;
-        let empty_main = || Error::Tree {
-            tree: "main",
-            shape: "all zero",
-        };
         while dst < end {
             bits.refill();
-            let mut sym = main.decode(bits).ok_or_else(empty_main)?;
+            // The main tree is not empty (checked when built), so `decode` returns a symbol.
+            let mut sym = main.decode(bits);
             if sym < 256 {
                 // A literal used at most 16 of the 56+ bits: a second symbol fits without a
                 // refill, and a match after it refills once for its length and footer.
@@ -600,7 +613,7 @@ impl Decoder {
                 if dst >= end {
                     break;
                 }
-                sym = main.decode(bits).ok_or_else(empty_main)?;
+                sym = main.decode(bits);
                 if sym < 256 {
                     if let Some(b) = win.get_mut(dst) {
                         *b = sym as u8;
@@ -610,7 +623,7 @@ impl Decoder {
                         break;
                     }
                     // A third symbol still fits (3 x 16 <= 56).
-                    sym = main.decode(bits).ok_or_else(empty_main)?;
+                    sym = main.decode(bits);
                     if sym < 256 {
                         if let Some(b) = win.get_mut(dst) {
                             *b = sym as u8;
@@ -624,7 +637,12 @@ impl Decoder {
             let s = usize::from(sym) - NUM_CHARS;
             let mut len = (s & 7) + 2;
             if s & 7 == 7 {
-                len += usize::from(length.decode(bits).ok_or(Error::EmptyLengthTree)?);
+                // The length tree may legally be empty as long as no match needs it.
+                let l = length.decode(bits);
+                if l == huffman::NONE {
+                    return Err(Error::EmptyLengthTree);
+                }
+                len += usize::from(l);
             }
             let slot = s >> 3;
             let offset = match slot {
@@ -642,7 +660,8 @@ impl Decoder {
                     let extra = u32::from(EXTRA[slot & 63]);
                     let footer = if ALIGNED && extra >= 3 {
                         let v = bits.take(extra - 3) << 3;
-                        v + u32::from(aligned.decode(bits).unwrap_or(0))
+                        // Not empty (checked when built).
+                        v.wrapping_add(u32::from(aligned.decode(bits)))
                     } else {
                         bits.take(extra)
                     };
@@ -658,7 +677,7 @@ impl Decoder {
                     over: len - (end - dst),
                 });
             }
-            let reach = if full {
+            let reach = if FULL {
                 window_size
             } else {
                 ((history + dst as i64) as usize).min(window_size)
@@ -687,6 +706,23 @@ impl Decoder {
     }
 }
 
+/// `(prev - code) mod 17`, the next code length from the previous one and a pretree code (both
+/// `<= 16`; a previous length above 16 cannot occur). A table instead of `%`: the division
+/// was a fifth of reading the lengths.
+#[inline(always)]
+fn delta17(prev: u8, code: u16) -> u8 {
+    const MOD17: [u8; 64] = {
+        let mut t = [0u8; 64];
+        let mut i = 0;
+        while i < 64 {
+            t[i] = (i % 17) as u8;
+            i += 1;
+        }
+        t
+    };
+    MOD17[(usize::from(prev) + 17).wrapping_sub(usize::from(code)) & 63]
+}
+
 fn tree_error(tree: &'static str, s: Shape) -> Error {
     Error::Tree {
         tree,
@@ -705,23 +741,13 @@ fn copy_match(win: &mut [u8], cap: usize, dst: usize, off: usize, len: usize) {
     } else {
         dst + cap - off
     };
-    if len <= 8 && off >= 8 && src + 8 <= cap {
-        let mut t = [0u8; 8];
-        match win.get(src..src + 8) {
-            Some(b) => t.copy_from_slice(b),
-            None => return,
-        }
-        if let Some(b) = win.get_mut(dst..dst + 8) {
-            b.copy_from_slice(&t);
-        }
-        return;
-    }
     if off >= 16 && src + len <= cap {
         // 16-byte chunks: each chunk's source lies wholly before its destination (or, for a
         // source in the previous lap, at least 32 KiB after it). Bytes written past `len`
         // land in the slack or in positions more than a window old (see the module doc).
+        // The first chunk is copied before the length test: most matches are 2..=16 bytes.
         let mut i = 0;
-        while i < len {
+        loop {
             let (s, d) = (src + i, dst + i);
             let mut t = [0u8; 16];
             match win.get(s..s + 16) {
@@ -733,6 +759,19 @@ fn copy_match(win: &mut [u8], cap: usize, dst: usize, off: usize, len: usize) {
                 None => return,
             }
             i += 16;
+            if i >= len {
+                return;
+            }
+        }
+    }
+    if len <= 8 && off >= 8 && src + 8 <= cap {
+        let mut t = [0u8; 8];
+        match win.get(src..src + 8) {
+            Some(b) => t.copy_from_slice(b),
+            None => return,
+        }
+        if let Some(b) = win.get_mut(dst..dst + 8) {
+            b.copy_from_slice(&t);
         }
         return;
     }
