@@ -63,7 +63,7 @@
 mod bits;
 mod huffman;
 
-use bits::Bits;
+use bits::{Bits, Swapped};
 use huffman::{Huff, Shape};
 
 /// Uncompressed bytes per LZX frame (and per CFDATA block of an LZX folder).
@@ -83,6 +83,10 @@ const PRETREE_SYMS: usize = 20;
 const ALIGNED_SYMS: usize = 8;
 /// Overshoot room after the window for chunked match copies.
 const SLACK: usize = 64;
+/// The window buffer is allocated for the largest window whatever the stream's: a constant
+/// length turns the copy loops' bounds checks into compares with an immediate. The pages a
+/// smaller window never touches are never faulted in.
+const WIN_LEN: usize = (1 << MAX_WINDOW_BITS) + FRAME_SIZE + SLACK;
 
 /// Everything that can be wrong with an LZX stream, or with how it is fed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,8 +149,8 @@ enum Block {
 pub struct Decoder {
     window_bits: u8,
     window_size: usize,
-    /// `window_size + FRAME_SIZE` bytes of history plus [`SLACK`].
-    win: Vec<u8>,
+    /// `window_size + FRAME_SIZE` bytes of history plus [`SLACK`] (allocated at [`WIN_LEN`]).
+    win: Box<[u8; WIN_LEN]>,
     /// Wrap point of `win` (`window_size + FRAME_SIZE`).
     cap: usize,
     /// Where the next frame starts in `win` (a multiple of [`FRAME_SIZE`]).
@@ -175,8 +179,9 @@ pub struct Decoder {
     aligned: Huff<128, ALIGNED_SYMS>,
     pre: Huff<256, PRETREE_SYMS>,
     e8_buf: Vec<u8>,
-    /// Word-swapped copy of the current CFDATA from the bit stream's origin (see `bits`).
-    swapped: Vec<u8>,
+    /// Word-swapped copy of the current CFDATA from the bit stream's origin (see `bits`);
+    /// `None` only while a frame is being decoded (the reader borrows it).
+    swapped: Option<Swapped>,
 }
 
 /// `(position slots, main tree size)` for a window.
@@ -230,7 +235,10 @@ impl Decoder {
         let mut d = Decoder {
             window_bits: 0,
             window_size: 0,
-            win: Vec::new(),
+            win: vec![0u8; WIN_LEN]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!()),
             cap: 0,
             pos: 0,
             total: 0,
@@ -252,7 +260,7 @@ impl Decoder {
             aligned: Huff::new(),
             pre: Huff::new(),
             e8_buf: vec![0; FRAME_SIZE],
-            swapped: Vec::with_capacity(usize::from(u16::MAX) + bits::PAD + 2),
+            swapped: Some(Swapped::new()),
         };
         d.reset(window_bits)?;
         Ok(d)
@@ -267,9 +275,6 @@ impl Decoder {
         self.window_bits = window_bits;
         self.window_size = 1usize << window_bits;
         self.cap = self.window_size + FRAME_SIZE;
-        if self.win.len() < self.cap + SLACK {
-            self.win.resize(self.cap + SLACK, 0);
-        }
         self.pos = 0;
         self.total = 0;
         self.frames = 0;
@@ -310,9 +315,9 @@ impl Decoder {
             });
         }
         self.poisoned = true;
-        let mut swapped = std::mem::take(&mut self.swapped);
+        let mut swapped = self.swapped.take().unwrap_or_else(Swapped::new);
         let res = self.frame(input, out_len, &mut swapped);
-        self.swapped = swapped;
+        self.swapped = Some(swapped);
         res?;
         self.poisoned = false;
 
@@ -339,7 +344,7 @@ impl Decoder {
         }
     }
 
-    fn frame(&mut self, input: &[u8], out_len: usize, swapped: &mut Vec<u8>) -> Result<(), Error> {
+    fn frame(&mut self, input: &[u8], out_len: usize, swapped: &mut Swapped) -> Result<(), Error> {
         let frame = self.frames;
         let truncated = |need: usize, at: usize| Error::Truncated {
             frame,
@@ -354,8 +359,7 @@ impl Decoder {
         let mut byte_pos = start;
         // The bit stream's origin in `input` (it moves after an uncompressed block).
         let mut origin = start;
-        bits::swap_words(input.get(origin..).unwrap_or(&[]), swapped);
-        let mut bits = Bits::new(swapped, input.len().saturating_sub(origin));
+        let mut bits = swapped.load(input.get(origin..).unwrap_or(&[]));
 
         if !self.header_read {
             self.header_read = true;
@@ -374,8 +378,7 @@ impl Decoder {
             if self.block_remaining == 0 {
                 if byte_mode {
                     origin = byte_pos;
-                    bits::swap_words(input.get(origin..).unwrap_or(&[]), swapped);
-                    bits = Bits::new(swapped, input.len().saturating_sub(origin));
+                    bits = swapped.load(input.get(origin..).unwrap_or(&[]));
                     byte_mode = false;
                 }
                 self.read_block_header(&mut bits)?;
@@ -590,10 +593,10 @@ impl Decoder {
         // is the reachable distance; capped at the window).
         let history = self.total as i64 - self.pos as i64;
         let mut r = self.r;
-        let win = &mut self.win[..];
+        let win = &mut *self.win;
         // Never true (frames end at or before `cap`); stated so that the optimizer can drop the
         // bounds checks of literal stores, which follow a `dst < end` test.
-        if end > win.len() {
+        if end > WIN_LEN {
             return Err(Error::FrameSize(end - dst));
         }
         let main = &self.main;
@@ -645,30 +648,25 @@ impl Decoder {
                 len += usize::from(l);
             }
             let slot = s >> 3;
-            let offset = match slot {
-                0 => r[0],
-                1 => {
-                    r.swap(0, 1);
-                    r[0]
+            // Slots 0..=2 (repeated offsets) tested last: an explicit offset is the common case.
+            let offset = if slot >= 3 {
+                // No refill: 56 bits cover main + length symbols + the longest footer.
+                let extra = u32::from(EXTRA[slot & 63]);
+                let footer = if ALIGNED && extra >= 3 {
+                    let v = bits.take(extra - 3) << 3;
+                    // Not empty (checked when built).
+                    v.wrapping_add(u32::from(aligned.decode(bits)))
+                } else {
+                    bits.take(extra)
+                };
+                let o = BASE[slot & 63].wrapping_add(footer).wrapping_sub(2);
+                r = [o, r[0], r[1]];
+                o
+            } else {
+                if slot != 0 {
+                    r.swap(0, slot);
                 }
-                2 => {
-                    r.swap(0, 2);
-                    r[0]
-                }
-                _ => {
-                    // No refill: 56 bits cover main + length symbols + the longest footer.
-                    let extra = u32::from(EXTRA[slot & 63]);
-                    let footer = if ALIGNED && extra >= 3 {
-                        let v = bits.take(extra - 3) << 3;
-                        // Not empty (checked when built).
-                        v.wrapping_add(u32::from(aligned.decode(bits)))
-                    } else {
-                        bits.take(extra)
-                    };
-                    let o = BASE[slot & 63].wrapping_add(footer).wrapping_sub(2);
-                    r = [o, r[0], r[1]];
-                    o
-                }
+                r[0]
             };
             let off = offset as usize;
             if len > end - dst {
@@ -735,7 +733,7 @@ fn tree_error(tree: &'static str, s: Shape) -> Error {
 
 /// Copies a match of `len` bytes from `off` back; `dst + len <= cap`, `0 < off <= window`.
 #[inline(always)]
-fn copy_match(win: &mut [u8], cap: usize, dst: usize, off: usize, len: usize) {
+fn copy_match(win: &mut [u8; WIN_LEN], cap: usize, dst: usize, off: usize, len: usize) {
     let src = if off <= dst {
         dst - off
     } else {
@@ -749,15 +747,13 @@ fn copy_match(win: &mut [u8], cap: usize, dst: usize, off: usize, len: usize) {
         let mut i = 0;
         loop {
             let (s, d) = (src + i, dst + i);
+            // Never true; compares with a constant that let the slice bounds checks go.
+            if s > WIN_LEN - 16 || d > WIN_LEN - 16 {
+                return;
+            }
             let mut t = [0u8; 16];
-            match win.get(s..s + 16) {
-                Some(b) => t.copy_from_slice(b),
-                None => return,
-            }
-            match win.get_mut(d..d + 16) {
-                Some(b) => b.copy_from_slice(&t),
-                None => return,
-            }
+            t.copy_from_slice(&win[s..s + 16]);
+            win[d..d + 16].copy_from_slice(&t);
             i += 16;
             if i >= len {
                 return;
