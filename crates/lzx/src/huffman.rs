@@ -63,11 +63,15 @@ impl<const F: usize, const S: usize> Huff<F, S> {
     #[allow(clippy::needless_range_loop)]
     pub(crate) fn build(&mut self, lens: &[u8]) -> Result<(), Shape> {
         debug_assert!(lens.len() <= S);
-        let mut count = [0u16; MAX_LEN + 1];
+        debug_assert!(lens.iter().all(|&l| usize::from(l) <= MAX_LEN));
+        // 32 counters so that `l & 31` needs neither a clamp nor a bounds check; lengths
+        // above 16 never occur (callers produce 0..=16) and would only be ignored.
+        let mut count32 = [0u16; 32];
         for &l in lens {
-            count[usize::from(l).min(MAX_LEN)] += 1;
+            count32[usize::from(l) & 31] += 1;
         }
-        count[0] = 0;
+        let mut count = [0u16; MAX_LEN + 1];
+        count[1..].copy_from_slice(&count32[1..=MAX_LEN]);
         self.count = count;
         if count.iter().all(|&c| c == 0) {
             self.empty = true;
@@ -94,47 +98,38 @@ impl<const F: usize, const S: usize> Huff<F, S> {
             code = (code + u32::from(count[len])) << 1;
             index += count[len];
         }
-        let mut next = self.first_index;
-        for (sym, &l) in lens.iter().enumerate() {
-            let l = usize::from(l).min(MAX_LEN);
-            if l > 0 {
-                if let Some(slot) = self.sorted.get_mut(usize::from(next[l])) {
-                    *slot = sym as u16;
-                }
-                next[l] += 1;
-            }
-        }
-        // Fast table: every short code fills its 2^(BITS - len) entries, every long code
-        // marks its BITS-bit prefix 0 ("go to the fallback"). The code is complete, so that
-        // covers every entry and the table needs no clearing first.
+        // One pass over the symbols in order assigns each its canonical code (codes of one
+        // length are consecutive in symbol order), places it in `sorted` for the fallback and
+        // fills its table entries: every short code its 2^(BITS - len) entries, every long
+        // code marks its BITS-bit prefix 0 ("go to the fallback"). The code is complete, so
+        // that covers every entry and the table needs no clearing first.
         let bits = Self::BITS as usize;
-        for len in 1..=MAX_LEN {
-            let first = self.first_code[len] as usize;
-            let start = usize::from(self.first_index[len]);
-            let n = usize::from(count[len]);
-            if len > bits {
-                let shift = len - bits;
-                for k in 0..n {
-                    if let Some(e) = self.fast.get_mut((first + k) >> shift) {
-                        *e = 0;
-                    }
+        let mut next_index = [0u16; 32];
+        next_index[..=MAX_LEN].copy_from_slice(&self.first_index);
+        let mut next_code = [0u32; 32];
+        next_code[..=MAX_LEN].copy_from_slice(&self.first_code);
+        for (sym, &l) in lens.iter().enumerate() {
+            let l = usize::from(l) & 31;
+            if l == 0 || l > MAX_LEN {
+                continue;
+            }
+            if let Some(slot) = self.sorted.get_mut(usize::from(next_index[l])) {
+                *slot = sym as u16;
+            }
+            next_index[l] += 1;
+            let code = next_code[l] as usize;
+            next_code[l] += 1;
+            if l > bits {
+                if let Some(e) = self.fast.get_mut(code >> (l - bits)) {
+                    *e = 0;
                 }
                 continue;
             }
-            let span = 1usize << (bits - len);
-            for k in 0..n {
-                let sym = self.sorted.get(start + k).copied().unwrap_or(0);
-                let v = sym << 4 | len as u16;
-                let from = (first + k) << (bits - len);
-                if let Some(entries) = self.fast.get_mut(from..from + span) {
-                    if span <= 8 {
-                        for e in entries {
-                            *e = v;
-                        }
-                    } else {
-                        entries.fill(v);
-                    }
-                }
+            let v = (sym as u16) << 4 | l as u16;
+            let span = 1usize << (bits - l);
+            let from = code << (bits - l);
+            if let Some(entries) = self.fast.get_mut(from..from + span) {
+                entries.fill(v);
             }
         }
         Ok(())

@@ -514,10 +514,14 @@ impl Decoder {
     /// Reads a pretree, then delta-coded lengths for `lens` (which hold the previous ones).
     fn read_lengths(
         &mut self,
-        bits: &mut Bits<'_>,
+        bits_out: &mut Bits<'_>,
         lens: &mut [u8],
         tree: &'static str,
     ) -> Result<(), Error> {
+        // A local reader stays in registers (see `run_compressed`); written back on success
+        // (after an error the decoder is poisoned and the reader dropped).
+        let mut reader = bits_out.clone();
+        let bits = &mut reader;
         let mut pl = [0u8; PRETREE_SYMS];
         for l in &mut pl {
             *l = bits.read(4) as u8;
@@ -568,6 +572,7 @@ impl Decoder {
             }
             i += run;
         }
+        *bits_out = reader;
         Ok(())
     }
 
