@@ -135,6 +135,13 @@ impl<const F: usize, const S: usize> Huff<F, S> {
         Ok(())
     }
 
+    /// The table entry for the next bits (`symbol << 4 | length`, 0 for a long code or an
+    /// empty tree), without consuming anything.
+    #[inline(always)]
+    pub(crate) fn entry(&self, bits: &Bits<'_>) -> u16 {
+        self.fast[(bits.peek_buf() >> (64 - Self::BITS)) as usize]
+    }
+
     /// Decodes one symbol; at least 16 bits must be buffered. [`NONE`] only for an empty tree
     /// (a built, non-empty tree is complete, so every bit pattern decodes). Infallible rather
     /// than an `Option` so that the decode loop has no error branch per symbol: callers check

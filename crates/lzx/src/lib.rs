@@ -644,8 +644,17 @@ impl Decoder {
             }
             let s = usize::from(sym) - NUM_CHARS;
             let mut len = (s & 7) + 2;
-            if s & 7 == 7 {
-                // The length tree may legally be empty as long as no match needs it.
+            // Whether a length symbol follows is a coin flip to the branch predictor (45% of
+            // matches in the benchmark corpus), so the table entry is always looked up and
+            // applied through a mask; only long codes and an empty tree (legal as long as no
+            // match needs it) branch.
+            let e = length.entry(bits);
+            let need = s & 7 == 7;
+            if e & 0xF != 0 {
+                let mask = 0u16.wrapping_sub(u16::from(need));
+                bits.consume(u32::from(e & 0xF & mask));
+                len += usize::from((e >> 4) & mask);
+            } else if need {
                 let l = length.decode(bits);
                 if l == huffman::NONE {
                     return Err(Error::EmptyLengthTree);
