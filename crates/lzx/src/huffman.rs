@@ -98,38 +98,45 @@ impl<const F: usize, const S: usize> Huff<F, S> {
             code = (code + u32::from(count[len])) << 1;
             index += count[len];
         }
-        // One pass over the symbols in order assigns each its canonical code (codes of one
-        // length are consecutive in symbol order), places it in `sorted` for the fallback and
-        // fills its table entries: every short code its 2^(BITS - len) entries, every long
+        // Counting sort of all symbols by length, zero-length ones after the coded ones: every
+        // symbol is stored, so the loop has no data-dependent branch (a skip for unused
+        // symbols was mispredicted often enough to matter, once per block).
+        let mut next = [0u16; 32];
+        next[1..=MAX_LEN].copy_from_slice(&self.first_index[1..]);
+        next[0] = index;
+        for (sym, &l) in lens.iter().enumerate() {
+            let n = &mut next[usize::from(l) & 31];
+            if let Some(slot) = self.sorted.get_mut(usize::from(*n)) {
+                *slot = sym as u16;
+            }
+            *n += 1;
+        }
+        // Fast table, one length at a time (a fill span that is constant per length keeps the
+        // loops predictable): every short code fills its 2^(BITS - len) entries, every long
         // code marks its BITS-bit prefix 0 ("go to the fallback"). The code is complete, so
         // that covers every entry and the table needs no clearing first.
         let bits = Self::BITS as usize;
-        let mut next_index = [0u16; 32];
-        next_index[..=MAX_LEN].copy_from_slice(&self.first_index);
-        let mut next_code = [0u32; 32];
-        next_code[..=MAX_LEN].copy_from_slice(&self.first_code);
-        for (sym, &l) in lens.iter().enumerate() {
-            let l = usize::from(l) & 31;
-            if l == 0 || l > MAX_LEN {
-                continue;
-            }
-            if let Some(slot) = self.sorted.get_mut(usize::from(next_index[l])) {
-                *slot = sym as u16;
-            }
-            next_index[l] += 1;
-            let code = next_code[l] as usize;
-            next_code[l] += 1;
-            if l > bits {
-                if let Some(e) = self.fast.get_mut(code >> (l - bits)) {
-                    *e = 0;
+        for len in 1..=MAX_LEN {
+            let first = self.first_code[len] as usize;
+            let start = usize::from(self.first_index[len]);
+            let n = usize::from(count[len]);
+            let syms = self.sorted.get(start..start + n).unwrap_or(&[]);
+            if len > bits {
+                let shift = len - bits;
+                for k in 0..n {
+                    if let Some(e) = self.fast.get_mut((first + k) >> shift) {
+                        *e = 0;
+                    }
                 }
                 continue;
             }
-            let v = (sym as u16) << 4 | l as u16;
-            let span = 1usize << (bits - l);
-            let from = code << (bits - l);
-            if let Some(entries) = self.fast.get_mut(from..from + span) {
-                entries.fill(v);
+            let span = 1usize << (bits - len);
+            let from = first << (bits - len);
+            let Some(entries) = self.fast.get_mut(from..from + n * span) else {
+                continue;
+            };
+            for (chunk, &sym) in entries.chunks_exact_mut(span).zip(syms) {
+                chunk.fill(sym << 4 | len as u16);
             }
         }
         Ok(())
