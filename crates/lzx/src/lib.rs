@@ -42,17 +42,26 @@
 //!
 //! # Design for speed (issue 9; profile in BENCHMARKS.md, "LZX decoder")
 //!
-//! * Input: each CFDATA payload is byte-swapped per 16-bit word into a scratch buffer once, so
-//!   the bit reader is a plain MSB-first reader whose refill is one unaligned big-endian 8-byte
-//!   load topping a 64-bit buffer up to 56..=63 bits: one refill per match (main + length
-//!   symbol + footer <= 56 bits), one per up to three literals. The reader never errors in the
-//!   hot loop (zeros past the end; overrun checked per block header and frame end) and is
-//!   never passed out of line, so it stays in registers.
+//! * Input: each CFDATA payload is byte-swapped per 16-bit word into a fixed-size scratch
+//!   buffer once (zeros after it), so the bit reader is a plain MSB-first reader whose refill
+//!   is one unaligned big-endian 8-byte load topping a 64-bit buffer up to 56..=63 bits, behind
+//!   one compare with a constant: one refill per match (main + length symbol + footer <= 56
+//!   bits), one per up to three literals. The reader never errors in the hot loop (zeros past
+//!   the end; overrun checked per block header and frame end) and is never passed out of line,
+//!   so it stays in registers.
 //! * Huffman: one `u16` lookup table per tree (main 11 bits, length 10, pretree 8, aligned 7)
 //!   and a canonical fallback for longer codes, rebuilt in place per block (no allocation, no
-//!   clearing: a complete code covers every entry).
-//! * Window: one linear buffer of `window + 32 KiB` (+ slack). Frames never wrap (the window is a
-//!   multiple of 32 KiB), so a frame is handed out as a slice of the window without copying.
+//!   clearing: a complete code covers every entry) by a branch-free counting sort and a fill
+//!   per code length. Symbol decoding is infallible (emptiness is checked once per tree).
+//! * Branches: on the benchmark machine mispredicted branches, not instructions, bounded the
+//!   speed (decoding was at 7-Zip's instruction count but 10% slower). Whether a match carries
+//!   a length symbol is therefore applied with a mask rather than a branch, explicit offsets
+//!   are tested before repeated ones, and a window-wide offset check is a const parameter of
+//!   the decode loop instead of a per-match test.
+//! * Window: one linear buffer of `window + 32 KiB` (+ slack), allocated at the largest window's
+//!   size so that bounds checks compare with constants (pages a small window never touches are
+//!   never faulted in). Frames never wrap (the window is a multiple of 32 KiB), so a frame is
+//!   handed out as a slice of the window without copying.
 //!   The extra 32 KiB means the bytes just ahead of the write position are more than a window
 //!   old and out of every match's reach, so matches are copied in 8- and 16-byte chunks that
 //!   may overshoot; only overlapping short distances (< 16) and sources wrapping the buffer end
@@ -300,7 +309,9 @@ impl Decoder {
 
     /// Decodes the frame held by one CFDATA payload `input`, declared to be `out_len` bytes.
     /// The slice borrows the window (or, after E8 translation, an internal buffer) until the
-    /// next call. After an error the decoder refuses further frames until reset.
+    /// next call. After an error the decoder refuses further frames until reset. Bit-coded
+    /// data is read from at most the first 65,535 bytes (a CFDATA's `cbData` limit) after the
+    /// stream's (re)start in `input`: a frame that needs more fails with [`Error::Overrun`].
     pub fn decode_frame(&mut self, input: &[u8], out_len: usize) -> Result<&[u8], Error> {
         if self.poisoned {
             return Err(Error::Poisoned);
