@@ -1,6 +1,6 @@
 //! MSB-first bits packed in 16-bit little-endian words, read from one CFDATA payload.
 //!
-//! The words are first byte-swapped into a scratch buffer ([`swap_words`]), which turns the
+//! The words are first byte-swapped into a scratch buffer ([`Swapped`]), which turns the
 //! stream into a plain MSB-first byte stream: a refill is then one unaligned big-endian 8-byte
 //! load that tops the buffer up to 56..=63 bits, enough for a whole match (main symbol 16 +
 //! length symbol 16 + footer 17, or 14 + aligned symbol 7) without a second refill.
@@ -13,35 +13,81 @@
 /// Zero bytes after the swapped words, so that refills near the end stay on the fast path.
 pub(crate) const PAD: usize = 16;
 
-/// Writes `input` as big-endian words into `out` (cleared first), followed by [`PAD`] zero
-/// bytes. An odd trailing byte is the low half of a word whose high half is missing (zero).
-pub(crate) fn swap_words(input: &[u8], out: &mut Vec<u8>) {
-    let words = input.len().div_ceil(2) * 2;
-    out.clear();
-    out.resize(words + PAD, 0);
-    // Eight bytes at a time (swap the bytes of each 16-bit lane), then the tail.
-    let mut dst = out.chunks_exact_mut(8);
-    let mut src = input.chunks_exact(8);
-    for (d, s) in dst.by_ref().zip(src.by_ref()) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(s);
-        let x = u64::from_le_bytes(b);
-        let y = ((x >> 8) & 0x00FF_00FF_00FF_00FF) | ((x & 0x00FF_00FF_00FF_00FF) << 8);
-        d.copy_from_slice(&y.to_le_bytes());
+/// Longest input the reader takes: a CFDATA payload's `cbData` is a `u16`.
+pub(crate) const MAX_INPUT: usize = u16::MAX as usize;
+
+/// Size of the swap buffer: the longest input rounded up to whole words, plus [`PAD`]. A
+/// fixed size lets the refill's bounds check compare against a constant (no length to keep
+/// in a register, no overflow test).
+pub(crate) const SWAP_LEN: usize = MAX_INPUT + 1 + PAD;
+
+/// The word-swapped stream: every byte past the current stream's words is zero.
+pub(crate) struct Swapped {
+    buf: Box<[u8; SWAP_LEN]>,
+    /// Bytes that may be nonzero (everything from here on is zero).
+    dirty: usize,
+}
+
+impl Swapped {
+    pub(crate) fn new() -> Self {
+        Swapped {
+            buf: vec![0u8; SWAP_LEN]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!()),
+            dirty: 0,
+        }
     }
-    let done = input.len() - src.remainder().len();
-    for (i, &b) in src.remainder().iter().enumerate() {
-        if let Some(o) = out.get_mut((done + i) ^ 1) {
-            *o = b;
+
+    /// Stores `input` (at most [`MAX_INPUT`] bytes; longer input is cut there) as big-endian
+    /// words and returns a reader over it. An odd trailing byte is the low half of a word whose
+    /// high half is missing (zero). Only the bytes the previous stream left nonzero beyond
+    /// this one are cleared, not the whole buffer (clearing per frame was 2% of decoding).
+    pub(crate) fn load(&mut self, input: &[u8]) -> Bits<'_> {
+        let input = input.get(..MAX_INPUT).unwrap_or(input);
+        let out = &mut self.buf[..];
+        let swap = |s: &[u8], d: &mut [u8]| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(s);
+            let x = u64::from_le_bytes(b);
+            let y = ((x >> 8) & 0x00FF_00FF_00FF_00FF) | ((x & 0x00FF_00FF_00FF_00FF) << 8);
+            d.copy_from_slice(&y.to_le_bytes());
+        };
+        // Eight bytes at a time (swap the bytes of each 16-bit lane), then the tail
+        // zero-extended to eight bytes (the padding has room for it).
+        let mut dst = out.chunks_exact_mut(8);
+        let mut src = input.chunks_exact(8);
+        for (d, s) in dst.by_ref().zip(src.by_ref()) {
+            swap(s, d);
+        }
+        let done = input.len() - src.remainder().len();
+        let mut tail = [0u8; 8];
+        if let Some(t) = tail.get_mut(..src.remainder().len()) {
+            t.copy_from_slice(src.remainder());
+        }
+        if let Some(d) = out.get_mut(done..done + 8) {
+            swap(&tail, d);
+        }
+        let written = done + 8;
+        if let Some(stale) = out.get_mut(written..self.dirty.max(written)) {
+            stale.fill(0);
+        }
+        self.dirty = written;
+        Bits {
+            data: &self.buf,
+            len: input.len(),
+            pos: 0,
+            buf: 0,
+            n: 0,
         }
     }
 }
 
-/// A 64-bit bit buffer over a word-swapped stream (see [`swap_words`]).
+/// A 64-bit bit buffer over a word-swapped stream (see [`Swapped`]).
 #[derive(Clone)]
 pub(crate) struct Bits<'a> {
-    /// Swapped stream plus padding.
-    data: &'a [u8],
+    /// Swapped stream, zeros after it.
+    data: &'a [u8; SWAP_LEN],
     /// Real stream bytes (without padding).
     len: usize,
     /// Next byte to load; may run past `data.len()` (those bytes read as zero).
@@ -54,23 +100,13 @@ pub(crate) struct Bits<'a> {
 }
 
 impl<'a> Bits<'a> {
-    /// `data` from [`swap_words`] of a `len`-byte stream.
-    pub(crate) fn new(data: &'a [u8], len: usize) -> Self {
-        Bits {
-            data,
-            len,
-            pos: 0,
-            buf: 0,
-            n: 0,
-        }
-    }
-
     /// Ensures at least 56 valid bits.
     #[inline(always)]
     pub(crate) fn refill(&mut self) {
-        if let Some(b) = self.data.get(self.pos..self.pos.wrapping_add(8)) {
+        // Against a constant: the compiler then knows the slice below is in bounds.
+        if self.pos <= SWAP_LEN - 8 {
             let mut be = [0u8; 8];
-            be.copy_from_slice(b);
+            be.copy_from_slice(&self.data[self.pos..self.pos + 8]);
             self.buf |= u64::from_be_bytes(be) >> self.n;
             self.pos += (63 - self.n as usize) >> 3;
             self.n |= 56;
@@ -142,7 +178,12 @@ impl<'a> Bits<'a> {
 /// value: a `&mut Bits` passed out of line would keep the reader out of registers.
 #[cold]
 #[inline(never)]
-fn refill_slow(data: &[u8], mut pos: usize, mut buf: u64, mut n: u32) -> (usize, u64, u32) {
+fn refill_slow(
+    data: &[u8; SWAP_LEN],
+    mut pos: usize,
+    mut buf: u64,
+    mut n: u32,
+) -> (usize, u64, u32) {
     while n < 56 {
         let b = data.get(pos).copied().unwrap_or(0);
         buf |= u64::from(b) << (56 - n);

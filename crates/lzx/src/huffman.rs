@@ -9,6 +9,9 @@ use crate::bits::Bits;
 /// Longest code LZX can describe (tree lengths are deltas mod 17, so 0..=16).
 pub(crate) const MAX_LEN: usize = 16;
 
+/// What [`Huff::decode`] returns for an empty tree (no alphabet here is this large).
+pub(crate) const NONE: u16 = u16::MAX;
+
 /// Why a set of code lengths is not a usable prefix code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
@@ -60,11 +63,15 @@ impl<const F: usize, const S: usize> Huff<F, S> {
     #[allow(clippy::needless_range_loop)]
     pub(crate) fn build(&mut self, lens: &[u8]) -> Result<(), Shape> {
         debug_assert!(lens.len() <= S);
-        let mut count = [0u16; MAX_LEN + 1];
+        debug_assert!(lens.iter().all(|&l| usize::from(l) <= MAX_LEN));
+        // 32 counters so that `l & 31` needs neither a clamp nor a bounds check; lengths
+        // above 16 never occur (callers produce 0..=16) and would only be ignored.
+        let mut count32 = [0u16; 32];
         for &l in lens {
-            count[usize::from(l).min(MAX_LEN)] += 1;
+            count32[usize::from(l) & 31] += 1;
         }
-        count[0] = 0;
+        let mut count = [0u16; MAX_LEN + 1];
+        count[1..].copy_from_slice(&count32[1..=MAX_LEN]);
         self.count = count;
         if count.iter().all(|&c| c == 0) {
             self.empty = true;
@@ -91,24 +98,29 @@ impl<const F: usize, const S: usize> Huff<F, S> {
             code = (code + u32::from(count[len])) << 1;
             index += count[len];
         }
-        let mut next = self.first_index;
+        // Counting sort of all symbols by length, zero-length ones after the coded ones: every
+        // symbol is stored, so the loop has no data-dependent branch (a skip for unused
+        // symbols was mispredicted often enough to matter, once per block).
+        let mut next = [0u16; 32];
+        next[1..=MAX_LEN].copy_from_slice(&self.first_index[1..]);
+        next[0] = index;
         for (sym, &l) in lens.iter().enumerate() {
-            let l = usize::from(l).min(MAX_LEN);
-            if l > 0 {
-                if let Some(slot) = self.sorted.get_mut(usize::from(next[l])) {
-                    *slot = sym as u16;
-                }
-                next[l] += 1;
+            let n = &mut next[usize::from(l) & 31];
+            if let Some(slot) = self.sorted.get_mut(usize::from(*n)) {
+                *slot = sym as u16;
             }
+            *n += 1;
         }
-        // Fast table: every short code fills its 2^(BITS - len) entries, every long code
-        // marks its BITS-bit prefix 0 ("go to the fallback"). The code is complete, so that
-        // covers every entry and the table needs no clearing first.
+        // Fast table, one length at a time (a fill span that is constant per length keeps the
+        // loops predictable): every short code fills its 2^(BITS - len) entries, every long
+        // code marks its BITS-bit prefix 0 ("go to the fallback"). The code is complete, so
+        // that covers every entry and the table needs no clearing first.
         let bits = Self::BITS as usize;
         for len in 1..=MAX_LEN {
             let first = self.first_code[len] as usize;
             let start = usize::from(self.first_index[len]);
             let n = usize::from(count[len]);
+            let syms = self.sorted.get(start..start + n).unwrap_or(&[]);
             if len > bits {
                 let shift = len - bits;
                 for k in 0..n {
@@ -119,56 +131,61 @@ impl<const F: usize, const S: usize> Huff<F, S> {
                 continue;
             }
             let span = 1usize << (bits - len);
-            for k in 0..n {
-                let sym = self.sorted.get(start + k).copied().unwrap_or(0);
-                let v = sym << 4 | len as u16;
-                let from = (first + k) << (bits - len);
-                if let Some(entries) = self.fast.get_mut(from..from + span) {
-                    if span <= 8 {
-                        for e in entries {
-                            *e = v;
-                        }
-                    } else {
-                        entries.fill(v);
-                    }
-                }
+            let from = first << (bits - len);
+            let Some(entries) = self.fast.get_mut(from..from + n * span) else {
+                continue;
+            };
+            for (chunk, &sym) in entries.chunks_exact_mut(span).zip(syms) {
+                chunk.fill(sym << 4 | len as u16);
             }
         }
         Ok(())
     }
 
-    /// Decodes one symbol; at least 16 bits must be buffered. `None` only for an empty tree
-    /// (a built, non-empty tree is complete, so every bit pattern decodes).
+    /// The table entry for the next bits (`symbol << 4 | length`, 0 for a long code or an
+    /// empty tree), without consuming anything.
     #[inline(always)]
-    pub(crate) fn decode(&self, bits: &mut Bits<'_>) -> Option<u16> {
+    pub(crate) fn entry(&self, bits: &Bits<'_>) -> u16 {
+        self.fast[(bits.peek_buf() >> (64 - Self::BITS)) as usize]
+    }
+
+    /// Decodes one symbol; at least 16 bits must be buffered. [`NONE`] only for an empty tree
+    /// (a built, non-empty tree is complete, so every bit pattern decodes). Infallible rather
+    /// than an `Option` so that the decode loop has no error branch per symbol: callers check
+    /// `empty` once per block, or test for [`NONE`] where an empty tree is legal.
+    #[inline(always)]
+    pub(crate) fn decode(&self, bits: &mut Bits<'_>) -> u16 {
         let e = self.fast[(bits.peek_buf() >> (64 - Self::BITS)) as usize];
         if e & 0xF != 0 {
             bits.consume(u32::from(e & 0xF));
-            return Some(e >> 4);
+            return e >> 4;
         }
         // The fallback gets the bits by value: passing the reader out of line would force
         // it out of registers in the decode loop.
-        let (sym, len) = self.decode_long((bits.peek_buf() >> 48) as u32)?;
+        let (sym, len) = self.decode_long((bits.peek_buf() >> 48) as u32);
         bits.consume(len);
-        Some(sym)
+        sym
     }
 
     /// Canonical decoding of a code longer than the table from the next 16 bits `c16`;
-    /// returns the symbol and its length.
+    /// returns the symbol and its length (`(NONE, 0)` for an empty tree).
     #[cold]
     #[inline(never)]
-    fn decode_long(&self, c16: u32) -> Option<(u16, u32)> {
+    fn decode_long(&self, c16: u32) -> (u16, u32) {
         if self.empty {
-            return None;
+            return (NONE, 0);
         }
         for len in (Self::BITS as usize + 1)..=MAX_LEN {
             let code = c16 >> (MAX_LEN - len);
             let d = code.wrapping_sub(self.first_code[len]);
             if d < u32::from(self.count[len]) {
                 let i = usize::from(self.first_index[len]) + d as usize;
-                return Some((*self.sorted.get(i)?, len as u32));
+                return match self.sorted.get(i) {
+                    Some(&sym) => (sym, len as u32),
+                    None => (NONE, 0),
+                };
             }
         }
-        None
+        (NONE, 0)
     }
 }
