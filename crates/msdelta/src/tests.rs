@@ -876,22 +876,66 @@ fn source_copies_and_rift_breakpoints() {
 
 /// A two-section i386 image (`.text` at RVA 0x1000 / file 0x400, executable; `.data`
 /// at RVA 0x2000 / file 0x800) with exports, imports, relocations and branches.
-fn small_pe() -> Vec<u8> {
+/// Little-endian stores for the hand-built images (tests only: they index freely).
+fn put(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn put64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// File offset of an RVA in the two-section images below (`.text` at 0x1000 → 0x400,
+/// data at 0x2000 → 0x800).
+fn fo(rva: usize) -> usize {
+    if rva >= 0x2000 {
+        rva - 0x2000 + 0x800
+    } else {
+        rva - 0x1000 + 0x400
+    }
+}
+
+/// A 0xa00-byte PE image with `machine`, an optional header of `opt_size` bytes and
+/// `magic`, SizeOfImage 0x3000, CheckSum 0xdeadbeef, TimeDateStamp 0x11111111, and two
+/// sections: code (0x1000, 0x400 bytes at 0x400) and data (0x2000, virtual size
+/// `data_vsize`, 0x200 bytes at 0x800). Returns the image and the optional header's
+/// offset; the caller sets the image base, the directory count and the directories.
+fn two_section_pe(machine: u16, opt_size: u16, magic: u16, data_vsize: u32) -> (Vec<u8>, usize) {
     let mut b = vec![0u8; 0xa00];
-    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    let put16 = |b: &mut [u8], at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_le_bytes());
     b[..2].copy_from_slice(b"MZ");
     put(&mut b, 0x3c, 0x40);
     b[0x40..0x44].copy_from_slice(b"PE\0\0");
-    put16(&mut b, 0x44, 0x14c);
+    put16(&mut b, 0x44, machine);
     put16(&mut b, 0x46, 2);
     put(&mut b, 0x48, 0x1111_1111); // TimeDateStamp
-    put16(&mut b, 0x54, 0xe0);
+    put16(&mut b, 0x54, opt_size);
     let opt = 0x58;
-    put16(&mut b, opt, 0x10b);
-    put(&mut b, opt + 28, 0x1000_0000); // ImageBase
+    put16(&mut b, opt, magic);
     put(&mut b, opt + 56, 0x3000); // SizeOfImage
     put(&mut b, opt + 64, 0xdead_beef); // CheckSum
+    let sec = opt + usize::from(opt_size);
+    for (k, (va, raw, ch)) in [
+        (0x1000, 0x400, 0x6000_0020u32),
+        (0x2000, 0x800, 0x4000_0040),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = sec + 40 * k;
+        put(&mut b, s + 8, if k == 0 { 0x400 } else { data_vsize });
+        put(&mut b, s + 12, va);
+        put(&mut b, s + 16, if k == 0 { 0x400 } else { 0x200 });
+        put(&mut b, s + 20, raw);
+        put(&mut b, s + 36, ch);
+    }
+    (b, opt)
+}
+
+fn small_pe() -> Vec<u8> {
+    let (mut b, opt) = two_section_pe(0x14c, 0xe0, 0x10b, 0x200);
+    put(&mut b, opt + 28, 0x1000_0000); // ImageBase
     put(&mut b, opt + 92, 16);
     let dirs = opt + 96;
     put(&mut b, dirs, 0x1300); // exports
@@ -902,27 +946,6 @@ fn small_pe() -> Vec<u8> {
     put(&mut b, dirs + 5 * 8 + 4, 0x10);
     let sec = opt + 0xe0;
     b[sec..sec + 5].copy_from_slice(b".text");
-    for (k, (va, raw, ch)) in [
-        (0x1000, 0x400, 0x6000_0020u32),
-        (0x2000, 0x800, 0x4000_0040),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let s = sec + 40 * k;
-        put(&mut b, s + 8, if k == 0 { 0x400 } else { 0x200 });
-        put(&mut b, s + 12, va);
-        put(&mut b, s + 16, if k == 0 { 0x400 } else { 0x200 });
-        put(&mut b, s + 20, raw);
-        put(&mut b, s + 36, ch);
-    }
-    let fo = |rva: usize| {
-        if rva >= 0x2000 {
-            rva - 0x2000 + 0x800
-        } else {
-            rva - 0x1000 + 0x400
-        }
-    };
     // call 0x1250 at 0x1000; a call into .data (not code: left alone) at 0x1008.
     b[fo(0x1000)] = 0xe8;
     put(&mut b, fo(0x1001), 0x1250 - 0x1005);
@@ -1156,21 +1179,8 @@ fn pe_delta_reads_the_transformed_basis() {
 
 /// The small image as PE32+ (amd64): 8-byte thunks, a `DIR64` relocation, `.pdata`.
 fn small_pe64() -> Vec<u8> {
-    let mut b = vec![0u8; 0xa00];
-    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    let put64 = |b: &mut [u8], at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-    b[..2].copy_from_slice(b"MZ");
-    put(&mut b, 0x3c, 0x40);
-    b[0x40..0x44].copy_from_slice(b"PE\0\0");
-    b[0x44..0x46].copy_from_slice(&0x8664u16.to_le_bytes());
-    b[0x46..0x48].copy_from_slice(&2u16.to_le_bytes());
-    put(&mut b, 0x48, 0x1111_1111);
-    b[0x54..0x56].copy_from_slice(&0xf0u16.to_le_bytes());
-    let opt = 0x58;
-    b[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+    let (mut b, opt) = two_section_pe(0x8664, 0xf0, 0x20b, 0x300);
     put64(&mut b, opt + 24, 0x1_8000_0000);
-    put(&mut b, opt + 56, 0x3000);
-    put(&mut b, opt + 64, 0xdead_beef);
     put(&mut b, opt + 108, 16);
     let dirs = opt + 112;
     put(&mut b, dirs + 8, 0x2040); // imports
@@ -1179,28 +1189,6 @@ fn small_pe64() -> Vec<u8> {
     put(&mut b, dirs + 3 * 8 + 4, 12);
     put(&mut b, dirs + 5 * 8, 0x2100); // relocations
     put(&mut b, dirs + 5 * 8 + 4, 12);
-    let sec = opt + 0xf0;
-    for (k, (va, raw, ch)) in [
-        (0x1000, 0x400, 0x6000_0020u32),
-        (0x2000, 0x800, 0x4000_0040),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let s = sec + 40 * k;
-        put(&mut b, s + 8, if k == 0 { 0x400 } else { 0x300 });
-        put(&mut b, s + 12, va);
-        put(&mut b, s + 16, if k == 0 { 0x400 } else { 0x200 });
-        put(&mut b, s + 20, raw);
-        put(&mut b, s + 36, ch);
-    }
-    let fo = |rva: usize| {
-        if rva >= 0x2000 {
-            rva - 0x2000 + 0x800
-        } else {
-            rva - 0x1000 + 0x400
-        }
-    };
     let d = fo(0x2040);
     put(&mut b, d, 0x2080);
     put(&mut b, d + 12, 0x20c0);
@@ -1264,7 +1252,6 @@ fn amd64_source_transforms_on_a_small_image() {
 #[test]
 fn resource_transform_moves_offsets_relative_to_the_directory() {
     let mut b = small_pe();
-    let put = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
     let dirs = 0x58 + 96;
     put(&mut b, dirs + 16, 0x2180);
     put(&mut b, dirs + 20, 0x60);
