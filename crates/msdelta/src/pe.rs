@@ -76,34 +76,27 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     ))
 }
 
-pub(crate) fn put_u16(b: &mut [u8], at: usize, v: u16) -> bool {
-    match at.checked_add(2).and_then(|end| b.get_mut(at..end)) {
+/// Stores `bytes` at `at` when they fit; `false` (nothing written) when they do not.
+fn put_le<const N: usize>(b: &mut [u8], at: usize, bytes: [u8; N]) -> bool {
+    match at.checked_add(N).and_then(|end| b.get_mut(at..end)) {
         Some(s) => {
-            s.copy_from_slice(&v.to_le_bytes());
+            s.copy_from_slice(&bytes);
             true
         }
         None => false,
     }
+}
+
+pub(crate) fn put_u16(b: &mut [u8], at: usize, v: u16) -> bool {
+    put_le(b, at, v.to_le_bytes())
 }
 
 pub(crate) fn put_u32(b: &mut [u8], at: usize, v: u32) -> bool {
-    match at.checked_add(4).and_then(|end| b.get_mut(at..end)) {
-        Some(s) => {
-            s.copy_from_slice(&v.to_le_bytes());
-            true
-        }
-        None => false,
-    }
+    put_le(b, at, v.to_le_bytes())
 }
 
 pub(crate) fn put_u64(b: &mut [u8], at: usize, v: u64) -> bool {
-    match at.checked_add(8).and_then(|end| b.get_mut(at..end)) {
-        Some(s) => {
-            s.copy_from_slice(&v.to_le_bytes());
-            true
-        }
-        None => false,
-    }
+    put_le(b, at, v.to_le_bytes())
 }
 
 impl PeImage {
