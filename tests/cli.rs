@@ -248,6 +248,93 @@ fn json_is_identical_for_any_thread_count() {
     assert_eq!(one.status.code(), two.status.code());
 }
 
+/// With fewer inputs than threads, idle workers hash (crates/scan/src/digest.rs): the input
+/// in place, each nested payload cabinet while it is walked, members as copies. The
+/// digests must be the ones `-j 1` computes inline, byte for byte in the JSON, and the
+/// input's must be the file's real SHA-256.
+#[test]
+fn hashing_on_idle_workers_gives_the_inline_digests() {
+    use kbscan_fixtures::bench::{self, BenchConfig};
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = BenchConfig {
+        packages: 2,
+        lzx_share: 0.5,
+        seed: 11,
+        package_bytes: 6 << 20,
+    };
+    let mut want = Vec::new();
+    for p in bench::packages(&cfg) {
+        let bytes = bench::msu(&p);
+        let path = dir.path().join(p.msu_name());
+        std::fs::write(&path, &bytes).unwrap();
+        let hex: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        want.push(hex);
+    }
+    let d = dir.path().to_str().unwrap();
+    let run = |j: &str| {
+        let out = kbscan(&["scan", d, "--format", "json", "-q", "-j", j]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "-j {j}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let inline = run("1");
+    let v: Value = serde_json::from_slice(&inline).unwrap();
+    let mut got: Vec<String> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sha256"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "input SHA-256");
+    let files: Vec<&Value> = packages(&v)
+        .iter()
+        .flat_map(|p| p["files"].as_array().unwrap())
+        .collect();
+    assert!(files.len() > 20);
+    for f in &files {
+        let h = f["sha256"].as_str().unwrap();
+        assert!(
+            h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{f}"
+        );
+    }
+    for j in ["2", "4"] {
+        assert!(run(j) == inline, "-j {j} gives other JSON than -j 1");
+    }
+    // Genuine IPD payloads: SHA-1 of every member too, and decoded PA30 targets.
+    let Some(real) = shared_real() else { return };
+    let (msu, cab) = (real.join("msu"), real.join("cab"));
+    let run = |j: &str| {
+        let out = kbscan(&[
+            "scan",
+            msu.to_str().unwrap(),
+            cab.to_str().unwrap(),
+            "--format",
+            "json",
+            "-q",
+            "-j",
+            j,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "-j {j}");
+        out.stdout
+    };
+    let inline = run("1");
+    assert!(
+        run("4") == inline,
+        "genuine packages: -j 4 gives other JSON than -j 1"
+    );
+}
+
 #[test]
 fn malformed_inputs_each_give_their_specific_error_and_the_rest_is_scanned() {
     let (v, code) = scan_json(&["corpus/malformed", "corpus/synthetic"]);

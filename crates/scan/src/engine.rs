@@ -1,5 +1,6 @@
 //! Scanning one input: container dispatch, package assembly, cross-checks.
 
+use crate::digest::{self, hex, Offload, Pending};
 use crate::model::*;
 use crate::walk::{self, InputFile};
 use kbscan_archive::cab::{Cabinet, FileEntry};
@@ -8,7 +9,7 @@ use kbscan_archive::{sniff, Magic, NestedPath};
 use kbscan_cbs as cbs;
 use kbscan_version::Version;
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -220,10 +221,12 @@ fn ordered_parallel(
 ) {
     let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
     let workers = threads.clamp(1, files.len().max(1));
+    let load = digest::Workers::new(threads, workers);
     let ctx = Ordered {
         files,
         opts,
         observer,
+        load: &load,
         window: workers * REORDER_WINDOW_PER_THREAD,
         next_in: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
@@ -252,6 +255,8 @@ struct Ordered<'a> {
     files: &'a [InputFile],
     opts: &'a ScanOptions,
     observer: &'a dyn Observer,
+    /// Which pool threads run inputs; the others hash for those that do.
+    load: &'a digest::Workers,
     window: usize,
     next_in: AtomicUsize,
     stop: AtomicBool,
@@ -298,6 +303,11 @@ impl<'a> Ordered<'a> {
     /// One worker: inputs are claimed in increasing order, so the input the emitter waits
     /// for is always claimed by a worker that is not paused (it is inside the window).
     fn work(&self) {
+        self.work_inputs();
+        self.load.input_loop_done();
+    }
+
+    fn work_inputs(&self) {
         loop {
             let i = self.next_in.fetch_add(1, Ordering::Relaxed);
             let Some(f) = self.files.get(i) else { break };
@@ -310,7 +320,7 @@ impl<'a> Ordered<'a> {
             if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            let out = scan_input_guarded(f, self.opts);
+            let out = scan_input_guarded(f, self.opts, self.load);
             self.observer.input_done(&f.display, f.size);
             self.lock().done.insert(i, out);
             self.changed.notify_all();
@@ -318,8 +328,8 @@ impl<'a> Ordered<'a> {
     }
 }
 
-fn scan_input_guarded(f: &InputFile, opts: &ScanOptions) -> InputOutcome {
-    match catch_unwind(AssertUnwindSafe(|| scan_input(f, opts))) {
+fn scan_input_guarded(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> InputOutcome {
+    match catch_unwind(AssertUnwindSafe(|| scan_input(f, opts, load))) {
         Ok(o) => o,
         Err(panic) => {
             let msg = panic
@@ -350,7 +360,7 @@ fn scan_input_guarded(f: &InputFile, opts: &ScanOptions) -> InputOutcome {
     }
 }
 
-fn scan_input(f: &InputFile, opts: &ScanOptions) -> InputOutcome {
+fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> InputOutcome {
     // Every container read for this input (and only this input) draws on one allowance.
     let mut opts = opts.clone();
     opts.limits.package_budget = Some(kbscan_archive::limits::Budget::new(opts.max_package_bytes));
@@ -387,10 +397,18 @@ fn scan_input(f: &InputFile, opts: &ScanOptions) -> InputOutcome {
     } else {
         match std::fs::read(&f.path) {
             Ok(bytes) => {
-                input.sha256 = Some(hex(&Sha256::digest(&bytes)));
-                cx.input_sha256.clone_from(&input.sha256);
                 input.format = format_name(sniff(&bytes)).into();
-                cx.dispatch(&bytes, &root, 0, true);
+                let slots = digest::Slots::default();
+                rayon::in_place_scope(|s| {
+                    let hasher = digest::Hasher::new(s, &slots, load);
+                    cx.input_sha256 = Some(hasher.whole(&bytes));
+                    cx.dispatch(Some(&hasher), &bytes, &root, 0, true);
+                });
+                // The scope has ended, so every job has filled its slot.
+                input.sha256 = cx.input_sha256.take().map(|h| slots.resolve(h));
+                for p in &mut cx.packages {
+                    p.sha256 = slots.resolve(std::mem::take(&mut p.sha256));
+                }
             }
             Err(e) => cx.error(&root, "io", format!("cannot read file: {e}")),
         }
@@ -440,8 +458,9 @@ struct Cx<'o> {
     ignored: Vec<Ignored>,
     unsupported: bool,
     skipped: bool,
-    /// SHA-256 of the input file, reused for a package that is the whole file: hashing
-    /// is the largest single cost of a scan, so the same bytes are not hashed twice.
+    /// SHA-256 of the input file (or its [`digest::placeholder`]), reused for a package
+    /// that is the whole file: hashing is the largest cost of a scan after decoding, so
+    /// the same bytes are not hashed twice.
     input_sha256: Option<String>,
 }
 
@@ -460,7 +479,14 @@ impl Cx<'_> {
 
     /// `top` is true for a file on disk: an unknown file there is a skipped input,
     /// inside a ZIP it is an ignored member.
-    fn dispatch(&mut self, bytes: &[u8], path: &NestedPath, depth: u32, top: bool) {
+    fn dispatch(
+        &mut self,
+        hasher: Option<&dyn Offload>,
+        bytes: &[u8],
+        path: &NestedPath,
+        depth: u32,
+        top: bool,
+    ) {
         if depth > self.opts.max_depth {
             self.error(
                 path,
@@ -475,14 +501,15 @@ impl Cx<'_> {
         match sniff(bytes) {
             Magic::Cab => {
                 let known = if top { self.input_sha256.clone() } else { None };
-                if let Some(p) = PackageBuilder::build(bytes, path, depth, self.opts, known) {
+                if let Some(p) = PackageBuilder::build(bytes, path, depth, self.opts, hasher, known)
+                {
                     self.packages.push(p);
                 }
             }
-            Magic::Zip => self.zip(bytes, path, depth),
+            Magic::Zip => self.zip(hasher, bytes, path, depth),
             Magic::Pe => {
                 let known = if top { self.input_sha256.clone() } else { None };
-                self.packages.push(pe_package(bytes, path, known));
+                self.packages.push(pe_package(bytes, path, hasher, known));
             }
             m @ (Magic::Wim | Magic::Psf) => {
                 self.unsupported = true;
@@ -515,7 +542,7 @@ impl Cx<'_> {
 
     /// Members are dispatched as they are decoded: holding every decoded member of a
     /// multi-gigabyte ZIP at once would make memory grow with the archive.
-    fn zip(&mut self, bytes: &[u8], path: &NestedPath, depth: u32) {
+    fn zip(&mut self, hasher: Option<&dyn Offload>, bytes: &[u8], path: &NestedPath, depth: u32) {
         let limits = self.opts.limits.clone();
         let res = kbscan_archive::zip::for_each_entry(bytes, &limits, &mut |name, data| {
             if name.ends_with('/') {
@@ -530,7 +557,7 @@ impl Cx<'_> {
                         "unsafe_member_name",
                         format!("ZIP member name rejected: {reason}"),
                     ),
-                    None => self.dispatch(d, &child, depth + 1, false),
+                    None => self.dispatch(hasher, d, &child, depth + 1, false),
                 },
             }
         });
@@ -560,25 +587,26 @@ fn unsafe_member_name(name: &str) -> Option<&'static str> {
     None
 }
 
-fn pe_package(bytes: &[u8], path: &NestedPath, sha256: Option<String>) -> Package {
+fn pe_package(
+    bytes: &[u8],
+    path: &NestedPath,
+    hasher: Option<&dyn Offload>,
+    sha256: Option<String>,
+) -> Package {
     let mut b = PackageBuilder::new(bytes, path, PackageKind::Pe, sha256);
+    b.hasher = hasher;
     let name = path.last().unwrap_or_default().to_string();
-    b.add_member(&name, bytes, path.clone(), false, false);
+    // The package is this one member: its digest is the package's.
+    let digest = b.pkg.sha256.clone();
+    b.add_member(&name, bytes, path.clone(), false, digest);
     b.finish()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// Collects what the members of one package say, then assembles the [`Package`].
 struct PackageBuilder<'o> {
     opts: Option<&'o ScanOptions>,
+    /// Where member hashing goes; `None` hashes inline.
+    hasher: Option<&'o dyn Offload>,
     pkg: Package,
     mums: Vec<(String, cbs::PackageMum)>,
     manifests: BTreeMap<String, (String, cbs::ComponentManifest)>,
@@ -586,6 +614,10 @@ struct PackageBuilder<'o> {
     properties: Option<cbs::PkgProperties>,
     /// sha1 of members of IPD payloads, by lower-case name, to verify RAW targets.
     member_sha1: BTreeMap<String, String>,
+    /// Member SHA-1s in walk order, some still being computed; [`Self::settle`] moves
+    /// them into `member_sha1` in this order (a later duplicate name wins, as it did
+    /// when they were inserted as they came).
+    sha1_pending: Vec<(String, Pending)>,
     /// Parsed PA30 headers (never the blob bytes), by lower-case nested member path.
     pa30: BTreeMap<String, Result<kbscan_msdelta::Pa30Header, kbscan_msdelta::DeltaError>>,
     /// Bytes of PA30 blobs whose header parsed, by the same key, for decoding.
@@ -599,11 +631,12 @@ impl<'o> PackageBuilder<'o> {
     fn new(bytes: &[u8], path: &NestedPath, kind: PackageKind, sha256: Option<String>) -> Self {
         PackageBuilder {
             opts: None,
+            hasher: None,
             pkg: Package {
                 source: path.to_string(),
                 kind,
                 size: bytes.len() as u64,
-                sha256: sha256.unwrap_or_else(|| hex(&Sha256::digest(bytes))),
+                sha256: sha256.unwrap_or_else(|| digest::compute(bytes, false).sha256),
                 kb: None,
                 identity: None,
                 release_type: None,
@@ -626,6 +659,7 @@ impl<'o> PackageBuilder<'o> {
             cix: Vec::new(),
             properties: None,
             member_sha1: BTreeMap::new(),
+            sha1_pending: Vec::new(),
             pa30: BTreeMap::new(),
             pa30_blobs: BTreeMap::new(),
             pa30_blob_bytes: 0,
@@ -646,6 +680,7 @@ impl<'o> PackageBuilder<'o> {
         path: &NestedPath,
         depth: u32,
         opts: &'o ScanOptions,
+        hasher: Option<&'o dyn Offload>,
         sha256: Option<String>,
     ) -> Option<Package> {
         let limits = &opts.limits;
@@ -678,6 +713,7 @@ impl<'o> PackageBuilder<'o> {
         };
         let mut b = PackageBuilder::new(bytes, path, kind, sha256);
         b.opts = Some(opts);
+        b.hasher = hasher;
         if is_msu {
             b.walk_cab(&cab, path, depth, true);
         } else {
@@ -730,24 +766,38 @@ impl<'o> PackageBuilder<'o> {
             let child = path.child(&entry.name);
             let is_cab = sniff(data) == Magic::Cab;
             let scan_metadata = outer && entry.name.eq_ignore_ascii_case("wsusscan.cab");
-            self.add_member(&entry.name, data, child.clone(), outer, want_sha1);
+            let walk_nested = is_cab && !scan_metadata && depth < max_depth;
+            // A nested cabinet's bytes stay alive while it is walked, so an idle worker
+            // can hash them in place meanwhile (a payload CAB is most of an MSU).
+            let join =
+                walk_nested && !want_sha1 && self.hasher.is_some_and(|h| h.join_worth(data.len()));
+            let digest = if join {
+                String::new()
+            } else {
+                self.digest_member(&entry.name, data, want_sha1)
+            };
+            let rec_at = self.pkg.files.len();
+            self.add_member(&entry.name, data, child.clone(), outer, digest);
             if !is_cab || scan_metadata {
                 return;
             }
             let (files_at, errors_at) = (self.pkg.files.len(), self.pkg.errors.len());
-            if depth + 1 > max_depth {
+            if !walk_nested {
                 self.error(
                     &child,
                     "limit_nesting_depth",
                     "cabinets nest deeper than the nesting limit (max_depth)".into(),
                 );
-            } else {
-                match Cabinet::parse(data, &limits) {
-                    Ok(sub) => self.walk_payload(&sub, &child, depth + 1),
-                    Err(e) => {
-                        self.error(&child, e.kind(), format!("cannot read nested cabinet: {e}"))
-                    }
+            } else if join {
+                let ((), d) = rayon::join(
+                    || self.walk_nested(data, &child, depth, &limits),
+                    || digest::compute(data, false),
+                );
+                if let Some(rec) = self.pkg.files.get_mut(rec_at) {
+                    rec.sha256 = d.sha256;
                 }
+            } else {
+                self.walk_nested(data, &child, depth, &limits);
             }
             nested_files.extend(self.pkg.files.drain(files_at..));
             nested_errors.extend(self.pkg.errors.drain(errors_at..));
@@ -760,20 +810,73 @@ impl<'o> PackageBuilder<'o> {
         self.pkg.errors.extend(nested_errors);
     }
 
+    fn walk_nested(&mut self, data: &[u8], child: &NestedPath, depth: u32, limits: &Limits) {
+        match Cabinet::parse(data, limits) {
+            Ok(sub) => self.walk_payload(&sub, child, depth + 1),
+            Err(e) => self.error(child, e.kind(), format!("cannot read nested cabinet: {e}")),
+        }
+    }
+
+    /// The SHA-256 of a member (or the placeholder of the slot it will arrive in), and
+    /// in IPD payloads its SHA-1, queued for [`Self::settle`].
+    fn digest_member(&mut self, name: &str, data: &[u8], want_sha1: bool) -> String {
+        let got = match self.hasher {
+            Some(h) => h.member(data, want_sha1),
+            None => Pending::Ready(digest::compute(data, want_sha1)),
+        };
+        match got {
+            Pending::Ready(d) => {
+                if let Some(sha1) = d.sha1 {
+                    let ready = digest::Digests {
+                        sha256: String::new(),
+                        sha1: Some(sha1),
+                    };
+                    self.sha1_pending
+                        .push((name.to_ascii_lowercase(), Pending::Ready(ready)));
+                }
+                d.sha256
+            }
+            Pending::Slot(i) => {
+                if want_sha1 {
+                    self.sha1_pending
+                        .push((name.to_ascii_lowercase(), Pending::Slot(i)));
+                }
+                digest::placeholder(i)
+            }
+        }
+    }
+
+    /// Waits for every digest this builder handed over and puts it in place. Called
+    /// before anything reads a member's digest.
+    fn settle(&mut self) {
+        if let Some(h) = self.hasher {
+            for f in &mut self.pkg.files {
+                if let Some(i) = digest::slot_of(&f.sha256) {
+                    f.sha256 = h.wait(i).sha256;
+                }
+            }
+        }
+        for (name, p) in std::mem::take(&mut self.sha1_pending) {
+            let sha1 = match p {
+                Pending::Ready(d) => d.sha1,
+                Pending::Slot(i) => self.hasher.and_then(|h| h.wait(i).sha1),
+            };
+            if let Some(sha1) = sha1 {
+                self.member_sha1.insert(name, sha1);
+            }
+        }
+    }
+
+    /// Records one member. `sha256` is its digest or a [`digest::placeholder`].
     fn add_member(
         &mut self,
         name: &str,
         data: &[u8],
         path: NestedPath,
         outer: bool,
-        want_sha1: bool,
+        sha256: String,
     ) {
         let lower = name.to_ascii_lowercase();
-        let sha256 = hex(&Sha256::digest(data));
-        if want_sha1 {
-            self.member_sha1
-                .insert(lower.clone(), hex(&Sha1::digest(data)));
-        }
         let magic = sniff(data);
         let (component, base) = split_component(name);
         let mut rec = FileRecord {
@@ -901,6 +1004,7 @@ impl<'o> PackageBuilder<'o> {
             return;
         };
         let (_, index) = self.cix.remove(pos);
+        self.settle();
         let mut decoded = self.decode_ipd_targets(payload, &index);
         let mut sum = IpdSummary::default();
         let mut used_blobs: BTreeSet<String> = BTreeSet::new();
@@ -1054,7 +1158,8 @@ impl<'o> PackageBuilder<'o> {
                     // any other member (PE facts, manifests, SHA-256).
                     info.decoded = true;
                     sum.decoded += 1;
-                    self.add_member(&t.name, &bytes, target_path.clone(), false, false);
+                    let digest = self.digest_member(&t.name, &bytes, false);
+                    self.add_member(&t.name, &bytes, target_path.clone(), false, digest);
                     if let Some(rec) = self.pkg.files.last_mut() {
                         rec.delta = Some(info);
                         checks.append(&mut rec.checks);
@@ -1268,6 +1373,7 @@ impl<'o> PackageBuilder<'o> {
     }
 
     fn finish(mut self) -> Package {
+        self.settle();
         // Package identity: the root `update.mum` when present, else the first `.mum`.
         let root_mum = self
             .mums

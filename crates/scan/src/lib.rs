@@ -18,6 +18,7 @@
 //!
 //! This crate never prints; progress goes through [`Observer`].
 
+mod digest;
 mod engine;
 mod model;
 mod walk;
