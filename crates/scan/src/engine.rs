@@ -826,13 +826,9 @@ impl<'o> PackageBuilder<'o> {
         };
         match got {
             Pending::Ready(d) => {
-                if let Some(sha1) = d.sha1 {
-                    let ready = digest::Digests {
-                        sha256: String::new(),
-                        sha1: Some(sha1),
-                    };
+                if d.sha1.is_some() {
                     self.sha1_pending
-                        .push((name.to_ascii_lowercase(), Pending::Ready(ready)));
+                        .push((name.to_ascii_lowercase(), Pending::Ready(d.clone())));
                 }
                 d.sha256
             }
