@@ -12,6 +12,14 @@
 //! A record whose digest is still being computed carries a [`placeholder`] in its `sha256`
 //! field; the package builder swaps every placeholder for the digest before it reads or
 //! returns the record (`settle`), so none reaches a report.
+//!
+//! Why this cannot hang: a hash job never blocks and never spawns, so a thread that takes
+//! one finishes it; `wait` blocks only once the waiting thread's own deque is empty, i.e.
+//! every job it queued is running elsewhere. A thread waiting in `rayon::join` or at the end
+//! of a scope runs other pool work meanwhile: hash jobs, or an input loop not yet taken.
+//! Jobs are queued only while some thread has no input: with fewer inputs than threads,
+//! where the reorder window (4 inputs per thread) never pauses a loop, or at the tail of a
+//! corpus, when every loop has long been taken.
 
 use rayon::Scope;
 use sha1::Sha1;
