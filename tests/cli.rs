@@ -249,9 +249,9 @@ fn json_is_identical_for_any_thread_count() {
 }
 
 /// With fewer inputs than threads, idle workers hash (crates/scan/src/digest.rs): the input
-/// in place, each nested payload cabinet while it is walked, members as copies. The
-/// digests must be the ones `-j 1` computes inline, byte for byte in the JSON, and the
-/// input's must be the file's real SHA-256.
+/// in place, each nested payload cabinet while it is walked, members as copies; and they
+/// decode the independent PA30 targets of an IPD round. The JSON must be byte for byte
+/// what `-j 1` gives inline, and the input's digest the file's real SHA-256.
 #[test]
 fn hashing_on_idle_workers_gives_the_inline_digests() {
     use kbscan_fixtures::bench::{self, BenchConfig};
@@ -311,7 +311,7 @@ fn hashing_on_idle_workers_gives_the_inline_digests() {
     for j in ["2", "4"] {
         assert!(run(j) == inline, "-j {j} gives other JSON than -j 1");
     }
-    // Genuine IPD payloads: SHA-1 of every member too, and decoded PA30 targets.
+    // Genuine IPD payloads: SHA-1 of every member too, and PA30 targets decoded in parallel.
     let Some(real) = shared_real() else { return };
     let (msu, cab) = (real.join("msu"), real.join("cab"));
     let run = |j: &str| {

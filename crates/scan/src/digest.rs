@@ -227,6 +227,9 @@ pub(crate) trait Offload: Sync {
     fn join_worth(&self, len: usize) -> bool;
     /// The digests of `slot`, running this thread's queued jobs while they are not ready.
     fn wait(&self, slot: usize) -> Digests;
+    /// Whether other work of this input (independent PA30 targets) is worth splitting
+    /// across the pool: a pool thread runs no input.
+    fn idle_workers(&self) -> bool;
 }
 
 /// One input's hand-over point, alive for the scope its jobs run in.
@@ -283,6 +286,10 @@ impl Offload for Hasher<'_, '_> {
 
     fn join_worth(&self, len: usize) -> bool {
         self.workers.worth(len)
+    }
+
+    fn idle_workers(&self) -> bool {
+        self.workers.worth(usize::MAX)
     }
 
     fn wait(&self, slot: usize) -> Digests {
