@@ -280,3 +280,124 @@ fn extraction_honours_the_package_budget() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("max_package_bytes"));
 }
+
+/// Issue 15, finding 1: a nested container named `...cab` used to expand into `..` (one
+/// directory up per nesting level), `..cab` into OUT itself, `a..cab`/`x .cab` into names
+/// the member check refuses. Derived folder names now go through the same check and get
+/// the `.expanded` form instead; nothing lands outside OUT, even with `--force`.
+#[test]
+fn derived_folder_names_never_climb_out_of_the_output_directory() {
+    fn cab_of(members: Vec<(&str, Vec<u8>)>) -> Vec<u8> {
+        write_cab(&CabSpec {
+            folders: vec![CabFolder {
+                compression: Compression::MsZip,
+                files: members.iter().map(|(n, d)| file(n, d)).collect(),
+            }],
+            set_id: 9,
+            reserve: None,
+        })
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let out = sandbox.path().join("a").join("b").join("c").join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // ...cab > ...cab > ...cab > evil.txt, beside the other hostile stems.
+    let mut inner = cab_of(vec![("evil.txt", b"evil".to_vec())]);
+    for _ in 0..3 {
+        inner = cab_of(vec![("...cab", inner)]);
+    }
+    let top = cab_of(vec![
+        ("...cab", inner),
+        ("..cab", cab_of(vec![("dot.txt", b"d".to_vec())])),
+        ("a..cab", cab_of(vec![("trail.txt", b"t".to_vec())])),
+        ("x .cab", cab_of(vec![("space.txt", b"s".to_vec())])),
+    ]);
+    let src = sandbox.path().join("top.cab");
+    std::fs::write(&src, top).unwrap();
+    for force in [false, true] {
+        let mut args = vec![src.to_str().unwrap(), "-d", out.to_str().unwrap()];
+        if force {
+            args.push("--force");
+        }
+        let o = extract(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "force={force}: {stderr}");
+        let mut want = vec![
+            "...cab",
+            "...cab.expanded/...cab",
+            "...cab.expanded/...cab.expanded/...cab",
+            "...cab.expanded/...cab.expanded/...cab.expanded/...cab",
+            "...cab.expanded/...cab.expanded/...cab.expanded/...cab.expanded/evil.txt",
+            "..cab",
+            "..cab.expanded/dot.txt",
+            "a..cab",
+            "a..cab.expanded/trail.txt",
+            "x .cab",
+            "x .cab.expanded/space.txt",
+        ];
+        want.sort();
+        assert_eq!(files_under(&out), want);
+        // Only the source and the output tree exist in the sandbox.
+        let everything = files_under(sandbox.path());
+        assert!(
+            everything
+                .iter()
+                .all(|p| p == "top.cab" || p.starts_with("a/b/c/out/")),
+            "{everything:?}"
+        );
+    }
+}
+
+/// Issue 15, finding 2: the output tree is created through directory handles, so a
+/// local process that swaps a directory of OUT for a symbolic link to somewhere else,
+/// over and over while the extraction runs, never gets a byte written outside OUT.
+#[cfg(unix)]
+#[test]
+fn a_directory_swapped_for_a_symlink_during_extraction_is_never_followed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let sandbox = tempfile::tempdir().unwrap();
+    let outside = sandbox.path().join("outside");
+    let out = sandbox.path().join("out");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    // Many small members in a few folders: thousands of chances for the race.
+    let names: Vec<String> = (0..4000)
+        .map(|i| format!("d{}\\sub\\f{i}.txt", i % 4))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cab = sandbox.path().join("race.cab");
+    std::fs::write(&cab, hostile_cab(&refs)).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, out, outside) = (stop.clone(), out.clone(), outside.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                for d in ["d0", "d1", "d2", "d3"] {
+                    let real = out.join(d);
+                    let moved = out.join(format!("{d}.moved"));
+                    if std::fs::rename(&real, &moved).is_ok() {
+                        if std::os::unix::fs::symlink(&outside, &real).is_ok() {
+                            swaps += 1;
+                        }
+                        std::thread::yield_now();
+                        let _ = std::fs::remove_file(&real);
+                        let _ = std::fs::rename(&moved, &real);
+                    }
+                }
+            }
+            swaps
+        })
+    };
+    let o = extract(&[cab.to_str().unwrap(), "-d", out.to_str().unwrap(), "-q"]);
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 0, "the swapper never ran");
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{o:?}");
+    assert_eq!(
+        files_under(&outside),
+        Vec::<String>::new(),
+        "written through a swapped-in link ({swaps} swaps)"
+    );
+}

@@ -71,33 +71,7 @@ pub fn relative_components(name: &str) -> Result<Vec<String>, UnsafeName> {
     for comp in name.split(['\\', '/']) {
         match comp {
             "" | "." => continue,
-            ".." => return Err(UnsafeName::ParentComponent),
-            _ => {}
-        }
-        if let Some(c) = comp
-            .chars()
-            .find(|c| matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
-        {
-            return Err(UnsafeName::ReservedCharacter(c));
-        }
-        if comp.ends_with(['.', ' ']) {
-            return Err(UnsafeName::TrailingDotOrSpace(comp.to_string()));
-        }
-        let stem = comp
-            .split('.')
-            .next()
-            .unwrap_or(comp)
-            .trim_end()
-            .to_ascii_uppercase();
-        let reserved = matches!(
-            stem.as_str(),
-            "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
-        ) || ((stem.starts_with("COM") || stem.starts_with("LPT"))
-            && stem.len() == 4
-            && stem.as_bytes()[3].is_ascii_digit()
-            && stem.as_bytes()[3] != b'0');
-        if reserved {
-            return Err(UnsafeName::ReservedDeviceName(comp.to_string()));
+            _ => check_component(comp)?,
         }
         out.push(comp.to_string());
     }
@@ -105,6 +79,90 @@ pub fn relative_components(name: &str) -> Result<Vec<String>, UnsafeName> {
         return Err(UnsafeName::Empty);
     }
     Ok(out)
+}
+
+/// Checks one path component (a name between separators) for everything that could make it
+/// mean something other than a plain file or folder name, here or on Windows. This is the
+/// one check for names that become paths, whether an archive stored them or kbscan derived
+/// them ([`expansion_dir`]).
+pub fn check_component(comp: &str) -> Result<(), UnsafeName> {
+    match comp {
+        "" => return Err(UnsafeName::Empty),
+        ".." => return Err(UnsafeName::ParentComponent),
+        "." => return Err(UnsafeName::Empty),
+        _ => {}
+    }
+    if comp.len() > MAX_EXTRACT_NAME {
+        return Err(UnsafeName::TooLong {
+            len: comp.len(),
+            max: MAX_EXTRACT_NAME,
+        });
+    }
+    if comp.contains(['\\', '/']) {
+        return Err(UnsafeName::ReservedCharacter(if comp.contains('/') {
+            '/'
+        } else {
+            '\\'
+        }));
+    }
+    if comp.chars().any(|c| c.is_control()) {
+        return Err(UnsafeName::ControlCharacter);
+    }
+    if let Some(c) = comp
+        .chars()
+        .find(|c| matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+    {
+        return Err(UnsafeName::ReservedCharacter(c));
+    }
+    if comp.ends_with(['.', ' ']) {
+        return Err(UnsafeName::TrailingDotOrSpace(comp.to_string()));
+    }
+    if is_reserved_device(comp) {
+        return Err(UnsafeName::ReservedDeviceName(comp.to_string()));
+    }
+    Ok(())
+}
+
+/// Windows opens a device, not a file, for these names with any extension (`nul.txt`)
+/// and with trailing spaces before it (`CON .txt`). The list is Microsoft's "Naming Files,
+/// Paths, and Namespaces": `COM0`-`COM9`, `LPT0`-`LPT9` and the superscript digits
+/// `¹ ² ³`, which Windows counts as digits here.
+fn is_reserved_device(comp: &str) -> bool {
+    let stem = comp.split('.').next().unwrap_or(comp).trim_end_matches(' ');
+    let upper = stem.to_uppercase();
+    if matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) {
+        return true;
+    }
+    let mut chars = upper.chars();
+    let prefix: String = chars.by_ref().take(3).collect();
+    let digit: Vec<char> = chars.collect();
+    (prefix == "COM" || prefix == "LPT")
+        && matches!(digit.as_slice(), [d] if d.is_ascii_digit() || matches!(d, '¹' | '²' | '³'))
+}
+
+/// The folder a nested container `file` (one safe path component, e.g. `x.cab`) is expanded
+/// into, beside it: the name without `.cab`/`.msu`/`.zip`, or `<file>.expanded` when there is
+/// no such extension **or when the stripped name would not be a safe component** (`...cab`
+/// would give `..`, `..cab` gives `.`, `a..cab` gives `a.`, `x .cab` gives `x `). Derived
+/// names go through [`check_component`] like stored ones: a derived name is never trusted
+/// because kbscan made it.
+pub fn expansion_dir(file: &str) -> Result<String, UnsafeName> {
+    check_component(file)?;
+    let lower = file.to_ascii_lowercase();
+    for ext in [".cab", ".msu", ".zip"] {
+        if lower.len() > ext.len() && lower.ends_with(ext) {
+            let stem = &file[..file.len() - ext.len()];
+            if check_component(stem).is_ok() {
+                return Ok(stem.to_string());
+            }
+        }
+    }
+    let derived = format!("{file}.expanded");
+    check_component(&derived)?;
+    Ok(derived)
 }
 
 #[cfg(test)]
@@ -124,7 +182,8 @@ mod tests {
             ]
         );
         assert_eq!(relative_components("a/./b.txt").unwrap(), ["a", "b.txt"]);
-        assert_eq!(relative_components("COM0.txt").unwrap(), ["COM0.txt"]);
+        assert_eq!(relative_components("COM10.txt").unwrap(), ["COM10.txt"]);
+        assert_eq!(relative_components("COMMON.dll").unwrap(), ["COMMON.dll"]);
         assert_eq!(relative_components("console.dll").unwrap(), ["console.dll"]);
     }
 
@@ -151,6 +210,22 @@ mod tests {
                 UnsafeName::ReservedDeviceName("LPT1.log".into()),
             ),
             ("evil. ", UnsafeName::TrailingDotOrSpace("evil. ".into())),
+            (
+                "COM0.txt",
+                UnsafeName::ReservedDeviceName("COM0.txt".into()),
+            ),
+            (
+                "COM\u{b9}",
+                UnsafeName::ReservedDeviceName("COM\u{b9}".into()),
+            ),
+            (
+                "a/lpt\u{b2}.log",
+                UnsafeName::ReservedDeviceName("lpt\u{b2}.log".into()),
+            ),
+            (
+                "CON .txt",
+                UnsafeName::ReservedDeviceName("CON .txt".into()),
+            ),
             ("", UnsafeName::Empty),
             ("./", UnsafeName::Empty),
         ];
@@ -161,5 +236,40 @@ mod tests {
             relative_components(&"a".repeat(2000)),
             Err(UnsafeName::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn expansion_folders_are_checked_like_stored_names() {
+        assert_eq!(
+            expansion_dir("Windows6.0-KB1-x64.msu").unwrap(),
+            "Windows6.0-KB1-x64"
+        );
+        assert_eq!(expansion_dir("Cab_1_for_KB1.CAB").unwrap(), "Cab_1_for_KB1");
+        assert_eq!(
+            expansion_dir("payload.bin").unwrap(),
+            "payload.bin.expanded"
+        );
+        // Stems that would climb, stay put or be altered by Windows get the long form.
+        assert_eq!(expansion_dir("...cab").unwrap(), "...cab.expanded");
+        assert_eq!(expansion_dir("..cab").unwrap(), "..cab.expanded");
+        assert_eq!(expansion_dir("...zip").unwrap(), "...zip.expanded");
+        assert_eq!(expansion_dir("a..cab").unwrap(), "a..cab.expanded");
+        assert_eq!(expansion_dir("x .cab").unwrap(), "x .cab.expanded");
+        assert_eq!(
+            expansion_dir("nul.cab").unwrap_err(),
+            UnsafeName::ReservedDeviceName("nul.cab".into())
+        );
+        assert_eq!(
+            expansion_dir("con.x.cab").unwrap_err(),
+            UnsafeName::ReservedDeviceName("con.x.cab".into())
+        );
+        assert_eq!(
+            expansion_dir("..").unwrap_err(),
+            UnsafeName::ParentComponent
+        );
+        for derived in ["...cab", "..cab", "a..cab", "x .cab", ".cab", "a.cab"] {
+            let d = expansion_dir(derived).unwrap();
+            assert_eq!(check_component(&d), Ok(()), "{derived} -> {d}");
+        }
     }
 }

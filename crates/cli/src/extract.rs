@@ -5,25 +5,34 @@
 //! their bytes are still in the decoder's buffer, so memory stays at one CAB folder window
 //! per nesting level, not the size of the package.
 //!
-//! Safety rests on three rules: names go through `kbscan_archive::safe_name` (refused,
-//! never rewritten); every directory on the way is checked with `symlink_metadata` and
-//! a symbolic link is refused rather than followed; files are opened with `create_new`,
-//! which fails on anything already there, including a dangling link planted in DIR.
+//! Safety rests on three rules:
+//! - every name that becomes a path goes through `kbscan_archive::safe_name`: member names
+//!   (refused, never rewritten) and the folder names kbscan derives for nested containers
+//!   (`safe_name::expansion_dir`: `...cab` expands into `...cab.expanded`, never `..`);
+//! - nothing is opened by a path string: DIR is opened once as a directory handle (cap-std)
+//!   and every component below it is created and opened relative to its parent's handle,
+//!   without following symbolic links (`openat` + `O_NOFOLLOW` on Unix). A directory swapped
+//!   for a link while the extraction runs makes that member fail; it can never redirect a
+//!   write outside DIR (on Windows cap-std gives the same guarantee through handle-relative
+//!   opens that refuse reparse points);
+//! - files are created with `create_new` (`O_CREAT | O_EXCL`), which fails on anything
+//!   already there, including a dangling link planted in DIR.
 
 use crate::args::ExtractArgs;
 use crate::exit;
 use anyhow::{bail, Context};
+use cap_fs_ext::DirExt;
+use cap_std::fs::{Dir, OpenOptions};
 use kbscan_archive::cab::Cabinet;
 use kbscan_archive::limits::Budget;
-use kbscan_archive::safe_name::relative_components;
+use kbscan_archive::safe_name::{expansion_dir, relative_components};
 use kbscan_archive::{sniff, Limits, Magic, NestedPath};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 struct Extractor {
     max_depth: u32,
-    root: PathBuf,
+    root: Dir,
     force: bool,
     patterns: Option<globset::GlobSet>,
     limits: Limits,
@@ -51,10 +60,8 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
         );
     }
     fs::create_dir_all(&a.dir).with_context(|| format!("cannot create {}", a.dir.display()))?;
-    let root = a
-        .dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", a.dir.display()))?;
+    let root = Dir::open_ambient_dir(&a.dir, cap_std::ambient_authority())
+        .with_context(|| format!("cannot open {}", a.dir.display()))?;
     let patterns = if a.pattern.is_empty() {
         None
     } else {
@@ -189,7 +196,16 @@ impl Extractor {
         }
         let mut folder = rel;
         if let Some(last) = folder.last_mut() {
-            *last = expanded_name(last);
+            match expansion_dir(last) {
+                Ok(d) => *last = d,
+                Err(e) => {
+                    return self.refuse(
+                        &child,
+                        "unsafe_member_name",
+                        format!("written but not expanded: no safe folder name ({e})"),
+                    )
+                }
+            }
         }
         self.container(data, &folder, &child, depth + 1);
     }
@@ -206,95 +222,80 @@ impl Extractor {
         let Some((name, dirs)) = rel.split_last() else {
             return;
         };
-        let mut dir = self.root.clone();
-        for comp in dirs {
-            dir.push(comp);
-            match fs::symlink_metadata(&dir) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return self.refuse(
-                        child,
-                        "symlink_in_output",
-                        format!("{} is a symbolic link: not followed", dir.display()),
-                    );
+        let shown = |upto: usize| rel[..upto].join("/");
+        // Each level is opened relative to the handle of the one above it, never by
+        // re-resolving a path string, so a component swapped for a link after it was
+        // created is refused at open time instead of being followed.
+        let mut dir: Option<Dir> = None;
+        for (i, comp) in dirs.iter().enumerate() {
+            let parent = dir.as_ref().unwrap_or(&self.root);
+            match parent.create_dir(comp) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return self.refuse(child, "io", format!("cannot create {}: {e}", shown(i + 1)))
                 }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return self.refuse(
-                        child,
-                        "output_conflict",
-                        format!("{} exists and is not a directory", dir.display()),
-                    )
+            }
+            match parent.open_dir_nofollow(comp) {
+                Ok(d) => dir = Some(d),
+                Err(e) => {
+                    let (kind, what) = match parent.symlink_metadata(comp) {
+                        Ok(m) if m.file_type().is_symlink() => (
+                            "symlink_in_output",
+                            "is a symbolic link: not followed".to_string(),
+                        ),
+                        Ok(m) if !m.is_dir() => (
+                            "output_conflict",
+                            "exists and is not a directory".to_string(),
+                        ),
+                        _ => ("io", format!("cannot open: {e}")),
+                    };
+                    return self.refuse(child, kind, format!("{} {what}", shown(i + 1)));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if let Err(e) = fs::create_dir(&dir) {
-                        return self.refuse(
-                            child,
-                            "io",
-                            format!("cannot create {}: {e}", dir.display()),
-                        );
-                    }
-                }
-                Err(e) => return self.refuse(child, "io", format!("{}: {e}", dir.display())),
             }
         }
-        let target = dir.join(name);
-        if let Ok(m) = fs::symlink_metadata(&target) {
+        let dir = dir.as_ref().unwrap_or(&self.root);
+        if let Ok(m) = dir.symlink_metadata(name) {
             if m.file_type().is_symlink() {
                 return self.refuse(
                     child,
                     "symlink_in_output",
-                    format!("{} is a symbolic link: not followed", target.display()),
+                    format!("{} is a symbolic link: not followed", rel.join("/")),
                 );
             }
             if !self.force {
                 return self.refuse(
                     child,
                     "output_exists",
-                    format!("{} exists (use --force to overwrite)", target.display()),
+                    format!("{} exists (use --force to overwrite)", rel.join("/")),
                 );
             }
             if !m.is_file() {
                 return self.refuse(
                     child,
                     "output_conflict",
-                    format!("{} exists and is not a regular file", target.display()),
+                    format!("{} exists and is not a regular file", rel.join("/")),
                 );
             }
-            if let Err(e) = fs::remove_file(&target) {
+            // `unlinkat` removes whatever the name is now (a link swapped in is removed,
+            // its target untouched); `create_new` below then refuses anything that
+            // reappears in between.
+            if let Err(e) = dir.remove_file(name) {
                 return self.refuse(
                     child,
                     "io",
-                    format!("cannot replace {}: {e}", target.display()),
+                    format!("cannot replace {}: {e}", rel.join("/")),
                 );
             }
         }
-        match create_new(&target, data) {
+        match create_new(dir, name, data) {
             Ok(()) => self.written.push((rel.join("/"), data.len() as u64)),
-            Err(e) => self.refuse(
-                child,
-                "io",
-                format!("cannot write {}: {e}", target.display()),
-            ),
+            Err(e) => self.refuse(child, "io", format!("cannot write {}: {e}", rel.join("/"))),
         }
     }
 }
 
-/// `x.cab`, `x.msu`, `x.zip` → `x`; anything else gets `.expanded` appended so the
-/// folder never collides with the file it came from.
-fn expanded_name(file: &str) -> String {
-    let lower = file.to_ascii_lowercase();
-    for ext in [".cab", ".msu", ".zip"] {
-        if lower.len() > ext.len() && lower.ends_with(ext) {
-            return file[..file.len() - ext.len()].to_string();
-        }
-    }
-    format!("{file}.expanded")
-}
-
-fn create_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+fn create_new(dir: &Dir, name: &str, data: &[u8]) -> std::io::Result<()> {
+    let mut f = dir.open_with(name, OpenOptions::new().write(true).create_new(true))?;
     f.write_all(data)
 }
