@@ -23,12 +23,14 @@ pub mod cab;
 mod cursor;
 pub mod limits;
 pub mod safe_name;
+pub mod source;
 pub mod zip;
 
 use std::fmt;
 
 pub use cab::{CabError, Cabinet};
 pub use limits::Limits;
+pub use source::{Source, Spill};
 
 /// What a byte buffer is, judged only by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
