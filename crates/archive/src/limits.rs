@@ -35,6 +35,8 @@ pub const LIMIT_TOTAL_BYTES: &str = "max_total_bytes";
 pub const LIMIT_PACKAGE_BYTES: &str = "max_package_bytes";
 /// See [`LIMIT_ENTRIES`].
 pub const LIMIT_NAME_LEN: &str = "max_name_len";
+/// See [`LIMIT_ENTRIES`]: the [`MemoryBudget`] of one input, when spilling is impossible.
+pub const LIMIT_HELD_BYTES: &str = "max_held_bytes";
 /// See [`LIMIT_ENTRIES`].
 pub const LIMIT_HEADER_RESERVE: &str = "max_header_reserve";
 /// Fixed by MS-CAB, not tunable: CFFILE names ([`CAB_MAX_FILENAME`]).
@@ -55,6 +57,11 @@ pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 8 << 30;
 /// CAB, sub-CABs; a ZIP of MSUs). Without it, every nesting level would get its own
 /// [`Limits::max_total_bytes`] and a bomb of nested cabinets would multiply the work.
 pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 16 << 30;
+/// Default [`MemoryBudget`] of one input: member bytes held in memory at once, across every
+/// nesting level, before readers spill to an anonymous temporary file. Large enough that a
+/// genuine payload CAB of a few hundred MB inside its MSU is read from memory (the fast
+/// path); small enough that a nest of gigabyte members stays far below 1 GiB of RSS.
+pub const DEFAULT_MAX_HELD_BYTES: u64 = 512 << 20;
 /// Default for [`Limits::max_name_len`]: MS-CAB `CB_MAX_FILENAME` is 256; ZIP names in
 /// update bundles are paths of a few hundred bytes. Allow some slack for both.
 pub const DEFAULT_MAX_NAME_LEN: usize = 1_024;
@@ -105,6 +112,103 @@ impl Budget {
     }
 }
 
+/// Member bytes one input holds in memory at once, shared by every reader of that input (a
+/// CAB folder buffer, a ZIP entry, a nested container's copy). A reader asks before it
+/// grows; when the answer is no, it moves the member to a [`crate::Spill`] instead, so
+/// memory is bounded by this budget plus fixed windows, never by member sizes. Cloning
+/// shares the budget.
+#[derive(Debug, Clone)]
+pub struct MemoryBudget(std::sync::Arc<BudgetInner>);
+
+impl MemoryBudget {
+    pub fn new(max: u64) -> Self {
+        MemoryBudget(std::sync::Arc::new(BudgetInner {
+            max,
+            used: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    pub fn max(&self) -> u64 {
+        self.0.max
+    }
+
+    /// Bytes held right now.
+    pub fn held(&self) -> u64 {
+        self.0.used.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A zero-sized claim that can [`Held::grow`].
+    pub fn claim(&self) -> Held {
+        Held {
+            budget: self.clone(),
+            bytes: 0,
+        }
+    }
+
+    fn try_add(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0
+            .used
+            .fetch_update(Relaxed, Relaxed, |u| {
+                u.checked_add(n).filter(|&t| t <= self.0.max)
+            })
+            .is_ok()
+    }
+
+    fn sub(&self, n: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let _ = self
+            .0
+            .used
+            .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
+    }
+}
+
+/// Bytes claimed from a [`MemoryBudget`]; given back when dropped.
+#[derive(Debug)]
+pub struct Held {
+    budget: MemoryBudget,
+    bytes: u64,
+}
+
+impl Held {
+    /// Claims `n` more bytes; `false` (and nothing claimed) when that would pass the budget.
+    #[must_use]
+    pub fn grow(&mut self, n: u64) -> bool {
+        let ok = self.budget.try_add(n);
+        if ok {
+            self.bytes += n;
+        }
+        ok
+    }
+
+    /// Gives back all but `keep` bytes.
+    pub fn shrink_to(&mut self, keep: u64) {
+        if keep < self.bytes {
+            self.budget.sub(self.bytes - keep);
+            self.bytes = keep;
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.sub(self.bytes);
+    }
+}
+
+/// Two handles are equal when they share one budget.
+impl PartialEq for MemoryBudget {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for MemoryBudget {}
+
 /// Two handles are equal when they share one allowance.
 impl PartialEq for Budget {
     fn eq(&self, other: &Self) -> bool {
@@ -129,6 +233,9 @@ pub struct Limits {
     /// Shared with the other containers of the same input; `None` = only the per-container
     /// limits apply.
     pub package_budget: Option<Budget>,
+    /// Member bytes the readers of one input may hold in memory; beyond it they spill to a
+    /// temporary file. `None` = no bound (everything in memory, as before spilling existed).
+    pub memory: Option<MemoryBudget>,
 }
 
 impl Default for Limits {
@@ -140,6 +247,31 @@ impl Default for Limits {
             max_name_len: DEFAULT_MAX_NAME_LEN,
             max_header_reserve: DEFAULT_MAX_HEADER_RESERVE,
             package_budget: None,
+            memory: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_budget_claims_and_gives_back() {
+        let m = MemoryBudget::new(100);
+        let mut a = m.claim();
+        assert!(a.grow(60));
+        let mut b = m.claim();
+        assert!(!b.grow(41), "would pass the budget");
+        assert_eq!(b.bytes(), 0);
+        assert!(b.grow(40));
+        assert_eq!(m.held(), 100);
+        a.shrink_to(10);
+        assert_eq!(m.held(), 50);
+        drop(b);
+        assert_eq!(m.held(), 10);
+        assert!(!a.grow(u64::MAX), "no overflow");
+        drop(a);
+        assert_eq!(m.held(), 0);
     }
 }
