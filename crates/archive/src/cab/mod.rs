@@ -27,8 +27,11 @@ mod walk;
 
 use std::fmt;
 
-use crate::cursor::{CStrError, Cursor};
+use std::borrow::Cow;
+
+use crate::cursor::{CStrError, Cursor, Truncated};
 use crate::limits::{self, Limits};
+use crate::source::Source;
 
 pub use walk::{DecodeStats, WalkReport};
 
@@ -48,13 +51,14 @@ const IFOLD_CONTINUED_PREV_AND_NEXT: u16 = 0xFFFF;
 /// The fixed part of CFHEADER is 36 bytes.
 const HEADER_LEN: usize = 36;
 
-/// A parsed cabinet borrowing its bytes. Decoding happens in [`Cabinet::walk`].
+/// A parsed cabinet borrowing its bytes (memory or a file range). Decoding happens in
+/// [`Cabinet::walk`].
 #[derive(Debug, Clone)]
 pub struct Cabinet<'a> {
     pub header: Header,
     pub folders: Vec<Folder>,
     pub files: Vec<FileEntry>,
-    bytes: &'a [u8],
+    src: Source<'a>,
     limits: Limits,
 }
 
@@ -247,6 +251,19 @@ pub enum CabError {
     SplitCabinet { file: String, reason: &'static str },
     #[error("LZX decoder panicked decoding folder {folder} block {block}")]
     DecoderPanic { folder: u16, block: u16 },
+    /// Reading the cabinet's bytes from its file, or spilling a large member to a
+    /// temporary file, failed.
+    #[error("I/O error at offset {offset}: {reason}")]
+    Io { offset: u64, reason: String },
+}
+
+impl From<Truncated> for CabError {
+    fn from(t: Truncated) -> Self {
+        CabError::Truncated {
+            what: t.what,
+            offset: t.offset,
+        }
+    }
 }
 
 impl CabError {
@@ -267,14 +284,35 @@ impl CabError {
             CabError::BadName { .. } => "cab_bad_name",
             CabError::SplitCabinet { .. } => "cab_split_cabinet",
             CabError::DecoderPanic { .. } => "cab_decoder_panic",
+            CabError::Io { .. } => "cab_io",
         }
     }
+}
+
+/// How many leading bytes [`Cabinet::parse_source`] needs from a file: the fixed header,
+/// the reserve area, four set strings and the folder table, as declared by the first 40
+/// bytes (which may be short or garbage: the result is only an upper bound to read).
+fn table_window(fixed: &[u8], limits: &Limits) -> usize {
+    let u16_at = |o: usize| {
+        fixed
+            .get(o..o + 2)
+            .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let flags = u16_at(30);
+    let folders = u16_at(26);
+    let (mut reserve, mut folder_reserve) = (0usize, 0usize);
+    if flags & usize::from(FLAG_RESERVE_PRESENT) != 0 {
+        reserve = 4 + u16_at(36).min(limits.max_header_reserve as usize);
+        folder_reserve = fixed.get(38).map_or(0, |&b| usize::from(b));
+    }
+    let strings = 4 * (limits::CAB_MAX_SET_STRING + 1);
+    HEADER_LEN + reserve + strings + folders * (8 + folder_reserve)
 }
 
 fn set_string(c: &mut Cursor<'_>, what: &'static str) -> Result<String, CabError> {
     match c.cstr(limits::CAB_MAX_SET_STRING, what) {
         Ok(raw) => Ok(decode_name(raw, false)),
-        Err(CStrError::Unterminated(e)) => Err(e),
+        Err(CStrError::Unterminated(e)) => Err(e.into()),
         Err(CStrError::TooLong) => Err(CabError::Limit {
             limit: limits::LIMIT_SET_STRING,
             value: limits::CAB_MAX_SET_STRING as u64 + 1,
@@ -295,9 +333,32 @@ fn decode_name(raw: &[u8], utf8: bool) -> String {
 }
 
 impl<'a> Cabinet<'a> {
-    /// Reads the header, folder and file tables. Never touches CFDATA, never allocates by a
-    /// declared count beyond what the input can actually hold.
+    /// Reads the header, folder and file tables of an in-memory cabinet. Never touches
+    /// CFDATA, never allocates by a declared count beyond what the input can actually hold.
     pub fn parse(bytes: &'a [u8], limits: &Limits) -> Result<Self, CabError> {
+        Self::parse_source(Source::Mem(bytes), limits)
+    }
+
+    /// [`Cabinet::parse`] for any [`Source`]. From a file only the table windows are read:
+    /// at most the fixed header, reserve area, set strings and folder table (bounded by the
+    /// counts they declare) and the CFFILE table (`files` × the largest CFFILE).
+    pub fn parse_source(src: Source<'a>, limits: &Limits) -> Result<Self, CabError> {
+        let io = |offset: u64| {
+            move |e: std::io::Error| CabError::Io {
+                offset,
+                reason: e.to_string(),
+            }
+        };
+        // Fixed header + reserve sizes, then everything up to the end of the folder table.
+        let fixed = src.read_upto(0, HEADER_LEN + 4).map_err(io(0))?;
+        let head: Cow<'a, [u8]> = match src.as_slice() {
+            Some(b) => Cow::Borrowed(b),
+            None => {
+                let head_len = table_window(&fixed, limits);
+                src.read_upto(0, head_len).map_err(io(0))?
+            }
+        };
+        let bytes: &[u8] = &head;
         let mut c = Cursor::new(bytes);
         match bytes.get(..4) {
             Some(b"MSCF") => {}
@@ -391,7 +452,19 @@ impl<'a> Cabinet<'a> {
         } else {
             (limits::CAB_MAX_FILENAME, limits::LIMIT_CAB_FILENAME)
         };
-        let mut c = Cursor::at(bytes, coff_files.into(), "CFFILE table (coffFiles)")?;
+        if u64::from(coff_files) > src.len() {
+            return Err(CabError::Truncated {
+                what: "CFFILE table (coffFiles)",
+                offset: coff_files.into(),
+            });
+        }
+        // CFFILE is 16 fixed bytes plus a name of at most CAB_MAX_FILENAME and its NUL.
+        let table_max = usize::from(file_count) * (16 + limits::CAB_MAX_FILENAME + 1);
+        let table = src
+            .sub(coff_files.into(), table_max as u64)
+            .read_upto(0, table_max)
+            .map_err(io(coff_files.into()))?;
+        let mut c = Cursor::window(&table, coff_files.into());
         // Smallest CFFILE is 16 fixed bytes plus a 1-byte name and its NUL.
         let mut files = Vec::with_capacity(usize::from(file_count).min(c.remaining() / 18));
         for index in 0..usize::from(file_count) {
@@ -404,7 +477,7 @@ impl<'a> Cabinet<'a> {
             let name_offset = c.pos();
             let raw = match c.cstr(max_name, "CFFILE name") {
                 Ok(raw) => raw,
-                Err(CStrError::Unterminated(e)) => return Err(e),
+                Err(CStrError::Unterminated(e)) => return Err(e.into()),
                 Err(CStrError::TooLong) => {
                     return Err(CabError::Limit {
                         limit: name_limit,
@@ -448,14 +521,14 @@ impl<'a> Cabinet<'a> {
             header_reserve,
             folder_reserve,
             data_reserve,
-            trailing_bytes: (bytes.len() as u64).saturating_sub(total_size.into()),
+            trailing_bytes: src.len().saturating_sub(total_size.into()),
             file_table_gap: u64::from(coff_files).saturating_sub(folders_end),
         };
         Ok(Cabinet {
             header,
             folders,
             files,
-            bytes,
+            src,
             limits: limits.clone(),
         })
     }
@@ -469,13 +542,38 @@ impl<'a> Cabinet<'a> {
     }
 
     /// [`Cabinet::for_each_file`] plus decode counters (blocks decoded, bytes produced).
+    /// Files are handed out as slices: a file that was spilled to a temporary file (only
+    /// with a [`crate::limits::MemoryBudget`] in the limits) is read back into memory for
+    /// the callback, which defeats the budget for that file. Readers that must stay within
+    /// it use [`Cabinet::walk_source`].
     pub fn walk(&self, sink: &mut dyn FnMut(&FileEntry, &[u8])) -> WalkReport {
+        let mut unread = Vec::new();
+        let mut report = walk::walk(self, &mut |f, src| match src.as_slice() {
+            Some(bytes) => sink(f, bytes),
+            None => match src.to_bytes(u64::MAX) {
+                Ok(Some(bytes)) => sink(f, &bytes),
+                Ok(None) => {}
+                Err(e) => unread.push((f.clone(), e.to_string())),
+            },
+        });
+        for (f, reason) in unread {
+            if let Some(i) = self.files.iter().position(|x| *x == f) {
+                report.errors.push((i, CabError::Io { offset: 0, reason }));
+            }
+        }
+        report.errors.sort_by_key(|(i, _)| *i);
+        report
+    }
+
+    /// Like [`Cabinet::walk`], handing out each file as a [`Source`]: memory normally, a
+    /// range of a temporary file when the input's memory budget did not allow holding it.
+    pub fn walk_source(&self, sink: &mut dyn FnMut(&FileEntry, Source<'_>)) -> WalkReport {
         walk::walk(self, sink)
     }
 
-    /// The bytes this cabinet was parsed from.
-    pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
+    /// Where this cabinet's bytes are.
+    pub fn source(&self) -> Source<'a> {
+        self.src
     }
 
     /// The limits this cabinet was parsed with (also applied while walking).

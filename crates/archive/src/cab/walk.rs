@@ -5,10 +5,16 @@
 //!   counts them so tests can prove linearity without timing anything.
 //! - Files of a folder are delivered in `(uoffFolderStart, table index)` order as soon as their
 //!   last byte has been decoded. Only the span from the first undelivered file's start to the
-//!   current stream position is buffered, so memory is bounded by the largest deliverable file
-//!   (≤ `max_entry_bytes`) plus one block, not by the folder size.
-//! - Overlapping and duplicate files are each delivered with their own bytes; gaps between
-//!   files are decoded (the codec needs them) and dropped.
+//!   current stream position is buffered. While the input's [`crate::limits::MemoryBudget`]
+//!   allows, that span is in memory; beyond it the span moves to an anonymous temporary file
+//!   ([`crate::Spill`]) and files are delivered as [`Source::File`], so memory is bounded by
+//!   the budget plus one block, not by member or folder sizes.
+//! - Overlapping and duplicate files are each delivered with their own bytes, and **every
+//!   byte delivered is charged**: the decoded stream is charged block by block, and a file
+//!   that repeats bytes an earlier file of its folder already delivered is charged for them
+//!   again (to `max_total_bytes` and the package budget), so a table of overlapping entries
+//!   cannot multiply output for free. Gaps between files are decoded (the codec needs them)
+//!   and dropped.
 //! - Decoding of a folder stops as soon as no undelivered file needs more bytes.
 //! - An error in a folder is copied to every file of that folder not yet delivered; other
 //!   folders are unaffected (except `max_total_bytes`, which is per cabinet).
@@ -21,7 +27,8 @@ use flate2::{Decompress, FlushDecompress, Status};
 use super::checksum::checksum;
 use super::{CabError, Cabinet, Compression, FileEntry, FolderRef, FLAG_NEXT_CABINET};
 use crate::cursor::Cursor;
-use crate::limits::{self, Limits};
+use crate::limits::{self, Held, Limits};
+use crate::source::{Source, Spill};
 
 /// Counters from one walk; a counter, not a timing, so tests can assert on it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,7 +51,10 @@ pub struct WalkReport {
     pub stats: DecodeStats,
 }
 
-pub(super) fn walk(cab: &Cabinet<'_>, sink: &mut dyn FnMut(&FileEntry, &[u8])) -> WalkReport {
+/// What a walk hands out: each file's entry and its bytes.
+pub(super) type FileSink<'s> = dyn FnMut(&FileEntry, Source<'_>) + 's;
+
+pub(super) fn walk(cab: &Cabinet<'_>, sink: &mut FileSink<'_>) -> WalkReport {
     let mut report = WalkReport::default();
     let folder_count = cab.folders.len();
     let last_folder = folder_count.checked_sub(1);
@@ -110,8 +120,9 @@ pub(super) fn walk(cab: &Cabinet<'_>, sink: &mut dyn FnMut(&FileEntry, &[u8])) -
             cab,
             folder: fi as u16,
             queue: m.into(),
-            buf: Rolling::default(),
+            buf: Rolling::new(cab.limits.memory.as_ref().map(|m| m.claim())),
             pos: 0,
+            delivered_hi: 0,
         };
         folder.run(continues_to_next, &mut total, sink, &mut report);
     }
@@ -135,6 +146,9 @@ struct FolderWalk<'c, 'a> {
     buf: Rolling,
     /// Folder-stream bytes decoded so far.
     pos: u64,
+    /// Highest end offset of a file delivered so far: bytes below it were handed out
+    /// before, and handing them out again is charged again.
+    delivered_hi: u64,
 }
 
 impl FolderWalk<'_, '_> {
@@ -144,7 +158,7 @@ impl FolderWalk<'_, '_> {
 
     /// Hands out every queued file whose bytes are complete, then drops buffered bytes
     /// nobody needs any more.
-    fn deliver_ready(&mut self, sink: &mut dyn FnMut(&FileEntry, &[u8]), report: &mut WalkReport) {
+    fn deliver_ready(&mut self, total: &mut u64, sink: &mut FileSink<'_>, report: &mut WalkReport) {
         while let Some(&i) = self.queue.front() {
             let Some(f) = self.cab.files.get(i) else {
                 self.queue.pop_front();
@@ -153,25 +167,48 @@ impl FolderWalk<'_, '_> {
             if f.end() > self.pos {
                 break;
             }
-            match self.buf.slice(f.offset.into(), f.end()) {
-                Some(bytes) => {
-                    sink(f, bytes);
-                    report.stats.files_delivered += 1;
-                }
-                // Unreachable by the buffering invariant; reported rather than panicking.
-                None => report.errors.push((
-                    i,
-                    CabError::FileBeyondFolder {
-                        file: f.name.clone(),
-                        end: f.end(),
-                        folder_len: self.pos,
-                    },
-                )),
-            }
+            self.deliver(i, f, total, sink, report);
             self.queue.pop_front();
         }
         let keep_from = self.keep_from();
-        self.buf.discard_before(keep_from);
+        if let Err(e) = self.buf.discard_before(keep_from) {
+            let offset = self.pos;
+            self.fail_rest(|_| io_error(offset, &e), report);
+        }
+    }
+
+    /// Charges and hands out one complete file (its bytes are buffered by the invariant).
+    fn deliver(
+        &mut self,
+        i: usize,
+        f: &FileEntry,
+        total: &mut u64,
+        sink: &mut FileSink<'_>,
+        report: &mut WalkReport,
+    ) {
+        let again = self
+            .delivered_hi
+            .min(f.end())
+            .saturating_sub(f.offset.into());
+        if let Err(e) = charge(&self.cab.limits, total, again) {
+            return report.errors.push((i, e));
+        }
+        self.delivered_hi = self.delivered_hi.max(f.end());
+        match self.buf.slice(f.offset.into(), f.end()) {
+            Some(bytes) => {
+                sink(f, bytes);
+                report.stats.files_delivered += 1;
+            }
+            // Unreachable by the buffering invariant; reported rather than panicking.
+            None => report.errors.push((
+                i,
+                CabError::FileBeyondFolder {
+                    file: f.name.clone(),
+                    end: f.end(),
+                    folder_len: self.pos,
+                },
+            )),
+        }
     }
 
     /// Stream offset of the first byte still needed.
@@ -197,19 +234,18 @@ impl FolderWalk<'_, '_> {
     fn finish(
         &mut self,
         err: impl Fn(&FileEntry) -> CabError,
-        sink: &mut dyn FnMut(&FileEntry, &[u8]),
+        total: &mut u64,
+        sink: &mut FileSink<'_>,
         report: &mut WalkReport,
     ) {
         while let Some(i) = self.queue.pop_front() {
             let Some(f) = self.cab.files.get(i) else {
                 continue;
             };
-            match self.buf.slice(f.offset.into(), f.end()) {
-                Some(bytes) if f.end() <= self.pos => {
-                    sink(f, bytes);
-                    report.stats.files_delivered += 1;
-                }
-                _ => report.errors.push((i, err(f))),
+            if f.end() <= self.pos && self.buf.slice(f.offset.into(), f.end()).is_some() {
+                self.deliver(i, f, total, sink, report);
+            } else {
+                report.errors.push((i, err(f)));
             }
         }
     }
@@ -218,7 +254,7 @@ impl FolderWalk<'_, '_> {
         &mut self,
         continues_to_next: bool,
         total: &mut u64,
-        sink: &mut dyn FnMut(&FileEntry, &[u8]),
+        sink: &mut FileSink<'_>,
         report: &mut WalkReport,
     ) {
         let folder_ix = self.folder;
@@ -226,7 +262,7 @@ impl FolderWalk<'_, '_> {
             return;
         };
         // Empty files at offset 0 need no data at all.
-        self.deliver_ready(sink, report);
+        self.deliver_ready(total, sink, report);
         if self.queue.is_empty() {
             return;
         }
@@ -248,38 +284,45 @@ impl FolderWalk<'_, '_> {
         report.stats.folders_decoded += 1;
 
         let data_reserve = usize::from(self.cab.header.data_reserve);
-        let mut cur = match Cursor::at(self.cab.bytes, folder.data_offset.into(), "CFDATA") {
-            Ok(c) => c,
-            Err(e) => return self.fail_rest(|_| e.clone(), report),
+        if u64::from(folder.data_offset) > self.cab.src.len() {
+            let e = CabError::Truncated {
+                what: "CFDATA",
+                offset: folder.data_offset.into(),
+            };
+            return self.fail_rest(|_| e.clone(), report);
+        }
+        let mut blocks = Blocks {
+            src: self.cab.src,
+            pos: folder.data_offset.into(),
+            buf: Vec::new(),
         };
         for block in 0..folder.block_count {
             if self.queue.is_empty() {
                 return;
             }
-            let offset = cur.pos();
             let step = self.block(
-                &mut cur,
+                &mut blocks,
                 &mut codec,
                 block,
-                offset,
                 data_reserve,
                 continues_to_next && block + 1 == folder.block_count,
                 total,
                 report,
             );
             match step {
-                Ok(true) => self.deliver_ready(sink, report),
+                Ok(true) => self.deliver_ready(total, sink, report),
                 Ok(false) => {
                     return self.finish(
                         |f| CabError::SplitCabinet {
                             file: f.name.clone(),
                             reason: "its data continues in the next cabinet",
                         },
+                        total,
                         sink,
                         report,
                     )
                 }
-                Err(e) => return self.finish(|_| e.clone(), sink, report),
+                Err(e) => return self.finish(|_| e.clone(), total, sink, report),
             }
         }
         let folder_len = self.pos;
@@ -289,6 +332,7 @@ impl FolderWalk<'_, '_> {
                 end: f.end(),
                 folder_len,
             },
+            total,
             sink,
             report,
         );
@@ -299,22 +343,24 @@ impl FolderWalk<'_, '_> {
     #[allow(clippy::too_many_arguments)]
     fn block(
         &mut self,
-        cur: &mut Cursor<'_>,
+        blocks: &mut Blocks<'_>,
         codec: &mut Codec,
         block: u16,
-        offset: u64,
         data_reserve: usize,
         may_be_split: bool,
         total: &mut u64,
         report: &mut WalkReport,
     ) -> Result<bool, CabError> {
         let folder = self.folder;
-        let stored = cur.u32("CFDATA header")?;
-        let sizes = cur.bytes(4, "CFDATA header")?;
+        let offset = blocks.pos;
+        let Block {
+            stored,
+            sizes,
+            reserve,
+            data,
+        } = blocks.next(data_reserve)?;
         let comp_len = u16::from_le_bytes([sizes[0], sizes[1]]);
         let uncomp_len = u16::from_le_bytes([sizes[2], sizes[3]]);
-        let reserve = cur.bytes(data_reserve, "CFDATA reserve area")?;
-        let data = cur.bytes(comp_len.into(), "CFDATA data")?;
         let bad = |reason: String| CabError::BadBlock {
             folder,
             block,
@@ -349,8 +395,8 @@ impl FolderWalk<'_, '_> {
             // hand to settle it, so either reading is accepted (they coincide without a
             // reserve, which is every Windows update payload seen so far).
             let data_sum = checksum(data, 0);
-            let computed = checksum(reserve, checksum(sizes, data_sum));
-            let without_reserve = checksum(sizes, data_sum);
+            let computed = checksum(reserve, checksum(&sizes, data_sum));
+            let without_reserve = checksum(&sizes, data_sum);
             if computed != stored && without_reserve != stored {
                 return Err(CabError::BadChecksum {
                     folder,
@@ -361,87 +407,304 @@ impl FolderWalk<'_, '_> {
                 });
             }
         }
-        let new_total = total.saturating_add(uncomp_len.into());
-        if new_total > self.cab.limits.max_total_bytes {
-            return Err(CabError::Limit {
-                limit: limits::LIMIT_TOTAL_BYTES,
-                value: new_total,
-                max: self.cab.limits.max_total_bytes,
-            });
-        }
-        if let Some(budget) = &self.cab.limits.package_budget {
-            budget
-                .take(uncomp_len.into())
-                .map_err(|value| CabError::Limit {
-                    limit: limits::LIMIT_PACKAGE_BYTES,
-                    value,
-                    max: budget.max(),
-                })?;
-        }
-        *total = new_total;
+        charge(&self.cab.limits, total, uncomp_len.into())?;
         let out = codec.decode(data, uncomp_len.into(), folder, block)?;
         report.stats.blocks_decoded += 1;
         report.stats.bytes_decoded += out.len() as u64;
         let keep_from = self.keep_from();
-        self.buf.append(self.pos, out, keep_from);
+        self.buf
+            .append(self.pos, out, keep_from)
+            .map_err(|e| io_error(self.pos, &e))?;
         self.pos += out.len() as u64;
         Ok(true)
     }
 }
 
-/// The folder-stream bytes `[base, base + live)` still needed, without re-copying on every
-/// discard: the dead prefix is compacted only when it dominates the buffer (amortised O(1)).
-#[derive(Default)]
+/// Charges `bytes` produced to the cabinet's `max_total_bytes` (`total` so far) and to the
+/// package budget shared by every container of the input.
+fn charge(limits: &Limits, total: &mut u64, bytes: u64) -> Result<(), CabError> {
+    if bytes == 0 {
+        return Ok(());
+    }
+    let new_total = total.saturating_add(bytes);
+    if new_total > limits.max_total_bytes {
+        return Err(CabError::Limit {
+            limit: limits::LIMIT_TOTAL_BYTES,
+            value: new_total,
+            max: limits.max_total_bytes,
+        });
+    }
+    if let Some(budget) = &limits.package_budget {
+        budget.take(bytes).map_err(|value| CabError::Limit {
+            limit: limits::LIMIT_PACKAGE_BYTES,
+            value,
+            max: budget.max(),
+        })?;
+    }
+    *total = new_total;
+    Ok(())
+}
+
+fn io_error(offset: u64, e: &std::io::Error) -> CabError {
+    CabError::Io {
+        offset,
+        reason: format!("spilling to a temporary file: {e}"),
+    }
+}
+
+/// One CFDATA block's fields, borrowed from the source or from [`Blocks::buf`].
+struct Block<'b> {
+    stored: u32,
+    sizes: [u8; 4],
+    reserve: &'b [u8],
+    data: &'b [u8],
+}
+
+/// Reads a folder's CFDATA blocks in order: straight out of memory, or with positioned
+/// reads into one reused buffer when the cabinet is a file range.
+struct Blocks<'a> {
+    src: Source<'a>,
+    pos: u64,
+    buf: Vec<u8>,
+}
+
+impl Blocks<'_> {
+    fn next(&mut self, data_reserve: usize) -> Result<Block<'_>, CabError> {
+        let start = self.pos;
+        match self.src.as_slice() {
+            Some(bytes) => {
+                let mut cur = Cursor::at(bytes, start, "CFDATA")?;
+                let stored = cur.u32("CFDATA header")?;
+                let s = cur.bytes(4, "CFDATA header")?;
+                let sizes = [s[0], s[1], s[2], s[3]];
+                let comp_len = u16::from_le_bytes([s[0], s[1]]);
+                let reserve = cur.bytes(data_reserve, "CFDATA reserve area")?;
+                let data = cur.bytes(comp_len.into(), "CFDATA data")?;
+                self.pos = cur.pos();
+                Ok(Block {
+                    stored,
+                    sizes,
+                    reserve,
+                    data,
+                })
+            }
+            None => {
+                let mut head = [0u8; 8];
+                self.read(start, &mut head, "CFDATA header")?;
+                let stored = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+                let sizes = [head[4], head[5], head[6], head[7]];
+                let comp_len = usize::from(u16::from_le_bytes([head[4], head[5]]));
+                // Reserve and data together: one read, at most 255 + 65,535 bytes.
+                let body = start + 8;
+                self.buf.resize(data_reserve + comp_len, 0);
+                let mut buf = std::mem::take(&mut self.buf);
+                let read = self.read(body, &mut buf[..data_reserve], "CFDATA reserve area");
+                let read = read.and_then(|()| {
+                    self.read(
+                        body + data_reserve as u64,
+                        &mut buf[data_reserve..],
+                        "CFDATA data",
+                    )
+                });
+                self.buf = buf;
+                read?;
+                self.pos = body + (data_reserve + comp_len) as u64;
+                let (reserve, data) = self.buf.split_at(data_reserve);
+                Ok(Block {
+                    stored,
+                    sizes,
+                    reserve,
+                    data,
+                })
+            }
+        }
+    }
+
+    /// A positioned read; past the end is truncation (named like the in-memory path).
+    fn read(&self, pos: u64, buf: &mut [u8], what: &'static str) -> Result<(), CabError> {
+        if pos.saturating_add(buf.len() as u64) > self.src.len() {
+            return Err(CabError::Truncated { what, offset: pos });
+        }
+        self.src.read_exact_at(pos, buf).map_err(|e| CabError::Io {
+            offset: pos,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// The folder-stream bytes `[base, end)` still needed, without re-copying on every discard:
+/// the dead prefix is compacted only when it dominates the buffer (amortised O(1)).
+///
+/// In memory while the input's memory budget lets the buffer grow (`held`, `None` = no
+/// budget); otherwise the live bytes move to a [`Spill`] and everything appended goes
+/// there until no file needs them any more, when the buffer returns to memory.
 struct Rolling {
     data: Vec<u8>,
     head: usize,
     base: u64,
+    held: Option<Held>,
+    /// While spilled: stream offset of the spill file's first byte.
+    spill: Option<(Spill, u64)>,
+    /// A spill file kept between uses, emptied.
+    spare: Option<Spill>,
 }
 
 /// Compact once the dead prefix is at least this large and at least half the buffer.
 const ROLLING_COMPACT_MIN: usize = 64 * 1024;
+/// A spilled buffer whose live bytes shrink to this much is read back into memory.
+const UNSPILL_MAX: u64 = 256 * 1024;
+/// Capacity an emptied buffer keeps (and keeps claimed) for the next file.
+const ROLLING_KEEP: usize = 16 << 20;
 
 impl Rolling {
+    fn new(held: Option<Held>) -> Self {
+        Rolling {
+            data: Vec::new(),
+            head: 0,
+            base: 0,
+            held,
+            spill: None,
+            spare: None,
+        }
+    }
+
     fn end(&self) -> u64 {
-        self.base + (self.data.len() - self.head) as u64
+        match &self.spill {
+            Some((spill, at)) => at + spill.len(),
+            None => self.base + (self.data.len() - self.head) as u64,
+        }
     }
 
     /// Appends `chunk`, which starts at stream position `pos` (== `self.end()`), keeping only
     /// bytes at or after `keep_from`.
-    fn append(&mut self, pos: u64, chunk: &[u8], keep_from: u64) {
+    fn append(&mut self, pos: u64, chunk: &[u8], keep_from: u64) -> std::io::Result<()> {
         debug_assert_eq!(pos, self.end());
         let skip = keep_from.saturating_sub(pos).min(chunk.len() as u64) as usize;
-        if skip > 0 || self.head == self.data.len() {
+        let chunk = chunk.get(skip..).unwrap_or(&[]);
+        if skip > 0 || self.live() == 0 {
             // Nothing before `keep_from` is buffered (it is past everything we hold).
-            self.data.clear();
-            self.head = 0;
-            self.base = pos + skip as u64;
+            self.reset(pos + skip as u64)?;
         }
-        self.data
-            .extend_from_slice(chunk.get(skip..).unwrap_or(&[]));
+        if let Some((spill, _)) = &mut self.spill {
+            return spill.append(chunk);
+        }
+        if !self.reserve(chunk.len()) {
+            self.start_spill()?;
+            if let Some((spill, _)) = &mut self.spill {
+                return spill.append(chunk);
+            }
+        }
+        self.data.extend_from_slice(chunk);
+        Ok(())
     }
 
-    fn discard_before(&mut self, at: u64) {
-        let n = at
-            .saturating_sub(self.base)
-            .min((self.data.len() - self.head) as u64) as usize;
-        self.head += n;
-        self.base += n as u64;
+    fn live(&self) -> u64 {
+        self.end() - self.base
+    }
+
+    /// Empties the buffer; the next byte appended is stream byte `base`.
+    fn reset(&mut self, base: u64) -> std::io::Result<()> {
+        if let Some((mut spill, _)) = self.spill.take() {
+            spill.clear()?;
+            self.spare = Some(spill);
+        }
+        self.data.clear();
+        self.head = 0;
+        if self.data.capacity() > ROLLING_KEEP {
+            self.data.shrink_to(ROLLING_KEEP);
+        }
+        if let Some(h) = &mut self.held {
+            h.shrink_to(self.data.capacity() as u64);
+        }
+        self.base = base;
+        Ok(())
+    }
+
+    /// Makes room for `more` bytes in memory if the budget allows; `false` when it does not.
+    fn reserve(&mut self, more: usize) -> bool {
+        let Some(held) = &mut self.held else {
+            return true;
+        };
+        let need = self.data.len().saturating_add(more);
+        if need <= self.data.capacity() {
+            return true;
+        }
+        // Grow geometrically, as `Vec` would, but claim the capacity before taking it.
+        let want = need.max(self.data.capacity().saturating_mul(2));
+        for target in [want, need] {
+            let extra = (target as u64).saturating_sub(held.bytes());
+            if held.grow(extra) {
+                self.data.reserve_exact(target - self.data.len());
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Moves the live bytes to a spill file; later bytes go there too.
+    fn start_spill(&mut self) -> std::io::Result<()> {
+        let mut spill = match self.spare.take() {
+            Some(s) => s,
+            None => Spill::new()?,
+        };
+        spill.append(self.data.get(self.head..).unwrap_or(&[]))?;
+        self.spill = Some((spill, self.base));
+        self.data = Vec::new();
+        self.head = 0;
+        if let Some(h) = &mut self.held {
+            h.shrink_to(0);
+        }
+        Ok(())
+    }
+
+    fn discard_before(&mut self, at: u64) -> std::io::Result<()> {
+        let n = at.saturating_sub(self.base).min(self.live());
+        self.base += n;
+        if self.spill.is_some() {
+            // A spill is not compacted: it is emptied once nothing in it is needed, or read
+            // back once what is still needed is small (the files after a large one then come
+            // from memory again).
+            let live = self.live();
+            if live == 0 {
+                self.reset(self.base)?;
+            } else if live <= UNSPILL_MAX && self.data.is_empty() && self.reserve(live as usize) {
+                if let Some((mut spill, at)) = self.spill.take() {
+                    self.data.resize(live as usize, 0);
+                    self.head = 0;
+                    spill
+                        .source(self.base - at, live)
+                        .read_exact_at(0, &mut self.data)?;
+                    spill.clear()?;
+                    self.spare = Some(spill);
+                }
+            }
+            return Ok(());
+        }
+        self.head += n as usize;
         if self.head == self.data.len() {
-            self.data.clear();
-            self.head = 0;
+            self.reset(self.base)?;
         } else if self.head >= ROLLING_COMPACT_MIN && self.head * 2 >= self.data.len() {
             self.data.drain(..self.head);
             self.head = 0;
         }
+        Ok(())
     }
 
-    fn slice(&self, start: u64, end: u64) -> Option<&[u8]> {
-        let s = usize::try_from(start.checked_sub(self.base)?).ok()?;
-        let e = usize::try_from(end.checked_sub(self.base)?).ok()?;
-        let s = self.head.checked_add(s)?;
-        let e = self.head.checked_add(e)?;
-        self.data.get(s..e)
+    fn slice(&self, start: u64, end: u64) -> Option<Source<'_>> {
+        let len = end.checked_sub(start)?;
+        if start < self.base || end > self.end() {
+            return None;
+        }
+        match &self.spill {
+            Some((spill, at)) => Some(spill.source(start.checked_sub(*at)?, len)),
+            None => {
+                let s = usize::try_from(start - self.base).ok()?;
+                let e = usize::try_from(end - self.base).ok()?;
+                let s = self.head.checked_add(s)?;
+                let e = self.head.checked_add(e)?;
+                self.data.get(s..e).map(Source::Mem)
+            }
+        }
     }
 }
 
