@@ -24,6 +24,7 @@ mod cursor;
 pub mod limits;
 pub mod safe_name;
 pub mod source;
+pub mod walker;
 pub mod zip;
 
 use std::fmt;

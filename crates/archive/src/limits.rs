@@ -35,6 +35,8 @@ pub const LIMIT_TOTAL_BYTES: &str = "max_total_bytes";
 pub const LIMIT_PACKAGE_BYTES: &str = "max_package_bytes";
 /// See [`LIMIT_ENTRIES`].
 pub const LIMIT_NAME_LEN: &str = "max_name_len";
+/// See [`LIMIT_ENTRIES`]: members (and records derived from them) of one input.
+pub const LIMIT_RECORDS: &str = "max_records";
 /// See [`LIMIT_ENTRIES`]: the [`MemoryBudget`] of one input, when spilling is impossible.
 pub const LIMIT_HELD_BYTES: &str = "max_held_bytes";
 /// See [`LIMIT_ENTRIES`].
@@ -62,6 +64,11 @@ pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 16 << 30;
 /// genuine payload CAB of a few hundred MB inside its MSU is read from memory (the fast
 /// path); small enough that a nest of gigabyte members stays far below 1 GiB of RSS.
 pub const DEFAULT_MAX_HELD_BYTES: u64 = 512 << 20;
+/// Default number of records (members of every nesting level, and what a scanner derives
+/// from them) one input may produce. Genuine packages hold tens of thousands of files; a
+/// few hundred bytes of overlapping CFFILE entries can name millions, and each record costs
+/// memory downstream (a scan keeps several hundred bytes per file).
+pub const DEFAULT_MAX_RECORDS: u64 = 500_000;
 /// Default for [`Limits::max_name_len`]: MS-CAB `CB_MAX_FILENAME` is 256; ZIP names in
 /// update bundles are paths of a few hundred bytes. Allow some slack for both.
 pub const DEFAULT_MAX_NAME_LEN: usize = 1_024;
@@ -236,6 +243,9 @@ pub struct Limits {
     /// Member bytes the readers of one input may hold in memory; beyond it they spill to a
     /// temporary file. `None` = no bound (everything in memory, as before spilling existed).
     pub memory: Option<MemoryBudget>,
+    /// Records one input may produce, taken one per member by [`crate::walker::Walker`]
+    /// (and by consumers for what they derive); `None` = no bound.
+    pub records: Option<Budget>,
 }
 
 impl Default for Limits {
@@ -248,6 +258,7 @@ impl Default for Limits {
             max_header_reserve: DEFAULT_MAX_HEADER_RESERVE,
             package_budget: None,
             memory: None,
+            records: None,
         }
     }
 }

@@ -121,6 +121,13 @@ pub struct LimitArgs {
     /// Largest input file read from disk.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "8G")]
     pub max_input_bytes: u64,
+    /// Member bytes one input may hold in memory at once; larger members go to a temporary
+    /// file in TMPDIR.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "512M")]
+    pub max_held_bytes: u64,
+    /// Most records (members at any nesting level, decoded delta targets) one input may yield.
+    #[arg(long, value_name = "N", default_value_t = kbscan_archive::limits::DEFAULT_MAX_RECORDS)]
+    pub max_records: u64,
 }
 
 /// `4096`, `64K`, `512M`, `1G`, `2GiB`, `16g`: binary units, because archive limits are

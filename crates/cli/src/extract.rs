@@ -1,9 +1,10 @@
 //! `kbscan extract`: write the members of an MSU/CAB/ZIP (and of the containers inside
 //! it) under a directory, without ever writing outside it.
 //!
-//! Members are written as the archive is decoded and nested containers are expanded while
-//! their bytes are still in the decoder's buffer, so memory stays at one CAB folder window
-//! per nesting level, not the size of the package.
+//! The archive is read by `kbscan_archive::walker`, the same walker the scan uses: members
+//! are written as they are decoded and nested containers are expanded while their bytes are
+//! still in the decoder's buffer (or in the temporary file a member beyond
+//! `--max-held-bytes` was spilled to), so memory stays bounded whatever the member sizes.
 //!
 //! Safety rests on three rules:
 //! - every name that becomes a path goes through `kbscan_archive::safe_name`: member names
@@ -23,19 +24,22 @@ use crate::exit;
 use anyhow::{bail, Context};
 use cap_fs_ext::DirExt;
 use cap_std::fs::{Dir, OpenOptions};
-use kbscan_archive::cab::Cabinet;
-use kbscan_archive::limits::Budget;
-use kbscan_archive::safe_name::{expansion_dir, relative_components};
-use kbscan_archive::{sniff, Limits, Magic, NestedPath};
+use kbscan_archive::limits::{Budget, MemoryBudget};
+use kbscan_archive::safe_name::expansion_dir;
+use kbscan_archive::walker::{Flow, Issue, Member, Sink, WalkError, Walker};
+use kbscan_archive::{sniff, Limits, Magic, NestedPath, Source};
 use std::fs;
 use std::io::Write;
 
 struct Extractor {
     max_depth: u32,
+    /// Output folder of the container being walked, relative to `root` (empty at the top).
+    prefix: Vec<String>,
+    /// The folder the member just accepted for descent expands into.
+    expand_into: Option<Vec<String>>,
     root: Dir,
     force: bool,
     patterns: Option<globset::GlobSet>,
-    limits: Limits,
     written: Vec<(String, u64)>,
     refused: Vec<(String, String, String)>,
 }
@@ -83,17 +87,21 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
         ..Limits::default()
     };
     limits.package_budget = Some(Budget::new(a.limits.max_package_bytes));
+    limits.memory = Some(MemoryBudget::new(a.limits.max_held_bytes));
+    limits.records = Some(Budget::new(a.limits.max_records));
+    let walker = Walker::new(limits, a.limits.max_depth);
     let mut ex = Extractor {
         max_depth: a.limits.max_depth,
+        prefix: Vec::new(),
+        expand_into: None,
         root,
         force: a.force,
         patterns,
-        limits,
         written: Vec::new(),
         refused: Vec::new(),
     };
     let top = NestedPath::new(a.package.to_string_lossy().into_owned());
-    ex.container(&bytes, &[], &top, 0);
+    walker.walk(Source::Mem(&bytes), &top, 0, &mut ex);
 
     let mut out = std::io::stdout().lock();
     if !a.quiet {
@@ -127,89 +135,6 @@ impl Extractor {
             .push((path.to_string(), kind.to_string(), msg.into()));
     }
 
-    fn container(&mut self, bytes: &[u8], prefix: &[String], path: &NestedPath, depth: u32) {
-        match sniff(bytes) {
-            Magic::Zip => self.zip(bytes, prefix, path, depth),
-            _ => self.cabinet(bytes, prefix, path, depth),
-        }
-    }
-
-    fn cabinet(&mut self, bytes: &[u8], prefix: &[String], path: &NestedPath, depth: u32) {
-        let cab = match Cabinet::parse(bytes, &self.limits) {
-            Ok(c) => c,
-            Err(e) => return self.refuse(path, e.kind(), format!("cannot read cabinet: {e}")),
-        };
-        let errors = cab.for_each_file(&mut |entry, data| {
-            // The scan metadata cabinet of an MSU is a catalogue, not part of the package.
-            let expand = !(depth == 0 && entry.name.eq_ignore_ascii_case("wsusscan.cab"));
-            self.member(&entry.name, data, prefix, path, depth, expand);
-        });
-        for (idx, e) in errors {
-            let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
-            self.refuse(&path.child(name), e.kind(), e.to_string());
-        }
-    }
-
-    fn zip(&mut self, bytes: &[u8], prefix: &[String], path: &NestedPath, depth: u32) {
-        let limits = self.limits.clone();
-        let res =
-            kbscan_archive::zip::for_each_entry(bytes, &limits, &mut |name, data| match data {
-                Ok(d) => self.member(name, d, prefix, path, depth, true),
-                Err(e) => self.refuse(&path.child(name), e.kind(), e.to_string()),
-            });
-        if let Err(e) = res {
-            self.refuse(path, e.kind(), format!("cannot read ZIP: {e}"));
-        }
-    }
-
-    /// Writes one member and, when it is itself a CAB/MSU or ZIP, expands it beside itself
-    /// into a folder named after it (`x.cab` → `x/`).
-    fn member(
-        &mut self,
-        name: &str,
-        data: &[u8],
-        prefix: &[String],
-        path: &NestedPath,
-        depth: u32,
-        expand: bool,
-    ) {
-        let child = path.child(name);
-        let rel = match relative_components(name) {
-            Ok(c) => [prefix, &c].concat(),
-            Err(e) => return self.refuse(&child, "unsafe_member_name", e.to_string()),
-        };
-        if self.selected(&rel) {
-            self.write(&rel, data, &child);
-        }
-        if !expand || !matches!(sniff(data), Magic::Cab | Magic::Zip) {
-            return;
-        }
-        if depth + 1 > self.max_depth {
-            return self.refuse(
-                &child,
-                "limit_nesting_depth",
-                format!(
-                    "written but not expanded: containers nest deeper than --max-depth ({})",
-                    self.max_depth
-                ),
-            );
-        }
-        let mut folder = rel;
-        if let Some(last) = folder.last_mut() {
-            match expansion_dir(last) {
-                Ok(d) => *last = d,
-                Err(e) => {
-                    return self.refuse(
-                        &child,
-                        "unsafe_member_name",
-                        format!("written but not expanded: no safe folder name ({e})"),
-                    )
-                }
-            }
-        }
-        self.container(data, &folder, &child, depth + 1);
-    }
-
     fn selected(&self, rel: &[String]) -> bool {
         let Some(set) = &self.patterns else {
             return true;
@@ -218,7 +143,7 @@ impl Extractor {
         set.is_match(&joined) || rel.last().is_some_and(|n| set.is_match(n))
     }
 
-    fn write(&mut self, rel: &[String], data: &[u8], child: &NestedPath) {
+    fn write(&mut self, rel: &[String], data: Source<'_>, child: &NestedPath) {
         let Some((name, dirs)) = rel.split_last() else {
             return;
         };
@@ -289,13 +214,78 @@ impl Extractor {
             }
         }
         match create_new(dir, name, data) {
-            Ok(()) => self.written.push((rel.join("/"), data.len() as u64)),
+            Ok(()) => self.written.push((rel.join("/"), data.len())),
             Err(e) => self.refuse(child, "io", format!("cannot write {}: {e}", rel.join("/"))),
         }
     }
 }
 
-fn create_new(dir: &Dir, name: &str, data: &[u8]) -> std::io::Result<()> {
+fn create_new(dir: &Dir, name: &str, data: Source<'_>) -> std::io::Result<()> {
     let mut f = dir.open_with(name, OpenOptions::new().write(true).create_new(true))?;
-    f.write_all(data)
+    match data.as_slice() {
+        Some(bytes) => f.write_all(bytes),
+        // A member spilled to a temporary file is copied through a small buffer.
+        None => std::io::copy(&mut data.reader(), &mut f).map(|_| ()),
+    }
+}
+
+/// The walker hands every member here; what `extract` adds to the walk is where things go.
+impl Sink for Extractor {
+    fn member(&mut self, m: &Member<'_>) -> Flow {
+        let rel = match m.safe_components() {
+            Ok(c) => [self.prefix.as_slice(), &c].concat(),
+            Err(e) => {
+                self.refuse(m.path, "unsafe_member_name", e.to_string());
+                return Flow::Continue;
+            }
+        };
+        if self.selected(&rel) {
+            self.write(&rel, m.data, m.path);
+        }
+        // The scan metadata cabinet of an MSU is a catalogue, not part of the package.
+        let catalogue = m.depth == 0 && m.name.eq_ignore_ascii_case("wsusscan.cab");
+        if catalogue || !m.is_container() {
+            return Flow::Continue;
+        }
+        let mut folder = rel;
+        if let Some(last) = folder.last_mut() {
+            match expansion_dir(last) {
+                Ok(d) => *last = d,
+                Err(e) => {
+                    self.refuse(
+                        m.path,
+                        "unsafe_member_name",
+                        format!("written but not expanded: no safe folder name ({e})"),
+                    );
+                    return Flow::Continue;
+                }
+            }
+        }
+        self.expand_into = Some(folder);
+        Flow::Descend
+    }
+
+    fn nested<F>(&mut self, _m: &Member<'_>, walk: F) -> Flow
+    where
+        F: FnOnce(&mut Self) -> Flow + Send,
+    {
+        let inner = self.expand_into.take().unwrap_or_default();
+        let outer = std::mem::replace(&mut self.prefix, inner);
+        let flow = walk(self);
+        self.prefix = outer;
+        flow
+    }
+
+    fn error(&mut self, e: WalkError) -> Flow {
+        let msg = match &e.issue {
+            Issue::TooDeep { .. } => format!(
+                "written but not expanded: containers nest deeper than --max-depth ({})",
+                self.max_depth
+            ),
+            Issue::UnsafeZipName(why) => why.to_string(),
+            other => other.to_string(),
+        };
+        self.refuse(&e.path, e.issue.kind(), msg);
+        Flow::Continue
+    }
 }

@@ -548,18 +548,19 @@ impl<'a> Cabinet<'a> {
     /// it use [`Cabinet::walk_source`].
     pub fn walk(&self, sink: &mut dyn FnMut(&FileEntry, &[u8])) -> WalkReport {
         let mut unread = Vec::new();
-        let mut report = walk::walk(self, &mut |f, src| match src.as_slice() {
-            Some(bytes) => sink(f, bytes),
-            None => match src.to_bytes(u64::MAX) {
-                Ok(Some(bytes)) => sink(f, &bytes),
-                Ok(None) => {}
-                Err(e) => unread.push((f.clone(), e.to_string())),
-            },
-        });
-        for (f, reason) in unread {
-            if let Some(i) = self.files.iter().position(|x| *x == f) {
-                report.errors.push((i, CabError::Io { offset: 0, reason }));
+        let mut report = walk::walk(self, &mut |i, f, src| {
+            match src.as_slice() {
+                Some(bytes) => sink(f, bytes),
+                None => match src.to_bytes(u64::MAX) {
+                    Ok(Some(bytes)) => sink(f, &bytes),
+                    Ok(None) => {}
+                    Err(e) => unread.push((i, e.to_string())),
+                },
             }
+            true
+        });
+        for (i, reason) in unread {
+            report.errors.push((i, CabError::Io { offset: 0, reason }));
         }
         report.errors.sort_by_key(|(i, _)| *i);
         report
@@ -568,6 +569,18 @@ impl<'a> Cabinet<'a> {
     /// Like [`Cabinet::walk`], handing out each file as a [`Source`]: memory normally, a
     /// range of a temporary file when the input's memory budget did not allow holding it.
     pub fn walk_source(&self, sink: &mut dyn FnMut(&FileEntry, Source<'_>)) -> WalkReport {
+        walk::walk(self, &mut |_, f, src| {
+            sink(f, src);
+            true
+        })
+    }
+
+    /// [`Cabinet::walk_source`] with each file's table index, until `sink` returns `false`:
+    /// then nothing more is decoded, and files not handed out get no error.
+    pub fn walk_until(
+        &self,
+        sink: &mut dyn FnMut(usize, &FileEntry, Source<'_>) -> bool,
+    ) -> WalkReport {
         walk::walk(self, sink)
     }
 

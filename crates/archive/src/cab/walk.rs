@@ -51,8 +51,9 @@ pub struct WalkReport {
     pub stats: DecodeStats,
 }
 
-/// What a walk hands out: each file's entry and its bytes.
-pub(super) type FileSink<'s> = dyn FnMut(&FileEntry, Source<'_>) + 's;
+/// What a walk hands out: each file's table index, entry and bytes. Returning `false` stops
+/// the walk (nothing more is decoded or delivered, and no error is added for what is left).
+pub(super) type FileSink<'s> = dyn FnMut(usize, &FileEntry, Source<'_>) -> bool + 's;
 
 pub(super) fn walk(cab: &Cabinet<'_>, sink: &mut FileSink<'_>) -> WalkReport {
     let mut report = WalkReport::default();
@@ -123,8 +124,12 @@ pub(super) fn walk(cab: &Cabinet<'_>, sink: &mut FileSink<'_>) -> WalkReport {
             buf: Rolling::new(cab.limits.memory.as_ref().map(|m| m.claim())),
             pos: 0,
             delivered_hi: 0,
+            stopped: false,
         };
         folder.run(continues_to_next, &mut total, sink, &mut report);
+        if folder.stopped {
+            break;
+        }
     }
     report.errors.sort_by_key(|(i, _)| *i);
     report
@@ -149,6 +154,8 @@ struct FolderWalk<'c, 'a> {
     /// Highest end offset of a file delivered so far: bytes below it were handed out
     /// before, and handing them out again is charged again.
     delivered_hi: u64,
+    /// The sink asked to stop.
+    stopped: bool,
 }
 
 impl FolderWalk<'_, '_> {
@@ -169,6 +176,10 @@ impl FolderWalk<'_, '_> {
             }
             self.deliver(i, f, total, sink, report);
             self.queue.pop_front();
+            if self.stopped {
+                self.queue.clear();
+                return;
+            }
         }
         let keep_from = self.keep_from();
         if let Err(e) = self.buf.discard_before(keep_from) {
@@ -196,7 +207,9 @@ impl FolderWalk<'_, '_> {
         self.delivered_hi = self.delivered_hi.max(f.end());
         match self.buf.slice(f.offset.into(), f.end()) {
             Some(bytes) => {
-                sink(f, bytes);
+                if !sink(i, f, bytes) {
+                    self.stopped = true;
+                }
                 report.stats.files_delivered += 1;
             }
             // Unreachable by the buffering invariant; reported rather than panicking.
@@ -242,6 +255,9 @@ impl FolderWalk<'_, '_> {
             let Some(f) = self.cab.files.get(i) else {
                 continue;
             };
+            if self.stopped {
+                continue;
+            }
             if f.end() <= self.pos && self.buf.slice(f.offset.into(), f.end()).is_some() {
                 self.deliver(i, f, total, sink, report);
             } else {
