@@ -20,7 +20,7 @@
 //! This module never reads files and never prints.
 
 use crate::{Analysis, PackageRef};
-use kbscan_scan::{PackageKind, ScanReport};
+use kbscan_model::{PackageKind, ScanReport};
 use kbscan_version::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

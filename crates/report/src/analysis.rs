@@ -10,7 +10,7 @@ use kbscan_analysis::{
     Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus,
     History, MovingPackage, PackageRef, Scheme, VersionKind,
 };
-use kbscan_scan::ScanReport;
+use kbscan_model::ScanReport;
 use std::io::Write;
 
 /// The widest line the table renderer writes.

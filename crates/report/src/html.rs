@@ -15,7 +15,7 @@ use kbscan_analysis::{
     Analysis, AnomalyKind, BuildMove, CeilingFinding, ForecastScope, MovingPackage, PackageRef,
     Scheme,
 };
-use kbscan_scan::{CheckOutcome, Package, ScanReport};
+use kbscan_model::{CheckOutcome, Package, ScanReport};
 use minijinja::value::Serde;
 use minijinja::{Environment, Value};
 use serde::Serialize;

@@ -1,12 +1,12 @@
 //! Scanning one input: container dispatch, package assembly, cross-checks.
 
 use crate::digest::{self, hex, Offload, Pending};
-use crate::model::*;
 use crate::walk::{self, InputFile};
 use kbscan_archive::cab::{Cabinet, FileEntry};
 use kbscan_archive::limits::Limits;
 use kbscan_archive::{sniff, Magic, NestedPath};
 use kbscan_cbs as cbs;
+use kbscan_model::*;
 use kbscan_version::Version;
 use sha1::Sha1;
 use sha2::Digest;
@@ -99,15 +99,6 @@ pub fn scan_paths(
     })?;
     report.totals = totals;
     Ok(report)
-}
-
-/// Everything one input produced. [`scan_paths_streaming`] hands these to its sink in
-/// input order (sorted by path), whatever the thread count.
-#[derive(Debug, Clone)]
-pub struct InputOutcome {
-    pub input: InputRecord,
-    pub packages: Vec<Package>,
-    pub errors: Vec<ErrorRecord>,
 }
 
 /// Why a streaming scan stopped early.

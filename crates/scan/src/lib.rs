@@ -20,12 +20,13 @@
 
 mod digest;
 mod engine;
-mod model;
 mod walk;
 
 pub use engine::{
-    scan_paths, scan_paths_streaming, InputOutcome, Observer, ScanError, ScanOptions,
-    SilentObserver, StreamError, MAX_INPUT_BYTES, MAX_NESTING_DEPTH,
+    scan_paths, scan_paths_streaming, Observer, ScanError, ScanOptions, SilentObserver,
+    StreamError, MAX_INPUT_BYTES, MAX_NESTING_DEPTH,
 };
 pub use kbscan_archive::limits::Limits;
-pub use model::*;
+// The report types live in `kbscan-model` (the API boundary); re-exported so that a
+// caller of the engine needs one crate.
+pub use kbscan_model::*;
