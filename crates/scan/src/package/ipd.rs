@@ -28,6 +28,40 @@ pub(crate) const MAX_IPD_DECODED_BYTES: u64 = 2 << 30;
 /// [`MAX_IPD_DECODED_BYTES`] is settled (a single larger target still forms a batch).
 const DECODE_BATCH_BYTES: u64 = 128 << 20;
 
+/// What a target is made from, as the scanner counts and reports it: the index's
+/// [`cbs::SourceType`], or a copy of its basis (`Copy`: a `Basis` without a `Source`, the
+/// scanner's own notion, seen in genuine KB2999226 payloads).
+#[derive(Debug, PartialEq, Eq)]
+enum Format<'i> {
+    Raw,
+    Pa30,
+    Pa19,
+    Copy,
+    Other(&'i str),
+}
+
+impl<'i> Format<'i> {
+    fn of(t: &'i cbs::SourceType) -> Self {
+        match t {
+            cbs::SourceType::Raw => Format::Raw,
+            cbs::SourceType::Pa30 => Format::Pa30,
+            cbs::SourceType::Pa19 => Format::Pa19,
+            cbs::SourceType::Other(s) => Format::Other(s),
+        }
+    }
+
+    /// `DeltaInfo::format`: `PA30`, `PA19`, `COPY`, or another source type in upper case.
+    fn label(&self) -> String {
+        match self {
+            Format::Raw => "RAW".into(),
+            Format::Pa30 => "PA30".into(),
+            Format::Pa19 => "PA19".into(),
+            Format::Copy => "COPY".into(),
+            Format::Other(s) => s.to_ascii_uppercase(),
+        }
+    }
+}
+
 /// Why a target has no verified bytes; `report` marks the failures that are also errors of
 /// the package (bytes decoded but not the ones the index names), not just an undecoded
 /// target.
@@ -149,17 +183,14 @@ impl PackageBuilder<'_> {
                 sum.with_basis += 1;
             }
             let (kind, blob) = match &delta.source {
-                Some(src) => (
-                    src.source_type.to_ascii_uppercase(),
-                    Some(src.source_name.clone()),
-                ),
-                None if basis.is_some() => ("COPY".to_string(), None),
+                Some(src) => (Format::of(&src.source_type), Some(src.source_name.clone())),
+                None if basis.is_some() => (Format::Copy, None),
                 None => {
                     sum.other += 1;
                     continue;
                 }
             };
-            if kind == "RAW" {
+            if kind == Format::Raw {
                 sum.raw += 1;
                 let blob = blob.unwrap_or_default();
                 let stored = self.member_sha1.get(&blob.to_ascii_lowercase()).cloned();
@@ -179,11 +210,11 @@ impl PackageBuilder<'_> {
                 }
                 continue;
             }
-            match kind.as_str() {
-                "PA30" => sum.pa30 += 1,
-                "PA19" => sum.pa19 += 1,
-                "COPY" => sum.copies += 1,
-                _ => sum.other += 1,
+            match kind {
+                Format::Pa30 => sum.pa30 += 1,
+                Format::Pa19 => sum.pa19 += 1,
+                Format::Copy => sum.copies += 1,
+                Format::Raw | Format::Other(_) => sum.other += 1,
             }
             if let Some(b) = &blob {
                 if !self.member_sha1.contains_key(&b.to_ascii_lowercase()) {
@@ -202,7 +233,7 @@ impl PackageBuilder<'_> {
                 versions.folder = k.version;
             }
             let mut info = DeltaInfo {
-                format: kind.clone(),
+                format: kind.label(),
                 blob: blob.clone(),
                 target_size: t.length,
                 target_sha1,
@@ -220,8 +251,8 @@ impl PackageBuilder<'_> {
                 note: None,
             };
             let mut checks = Vec::new();
-            let header = match (&blob, kind.as_str()) {
-                (Some(b), "PA30") => {
+            let header = match (&blob, &kind) {
+                (Some(b), Format::Pa30) => {
                     let key = payload.child(b).to_string().to_ascii_lowercase();
                     used_blobs.insert(key.clone());
                     self.pa30.get(&key).cloned()
@@ -263,7 +294,7 @@ impl PackageBuilder<'_> {
                     info.note = Some(format!("PA30 header unreadable: {e}"));
                 }
                 None => {
-                    if kind == "COPY" {
+                    if kind == Format::Copy {
                         info.note = info.basis.as_ref().map(|b| format!("copy of {b}"));
                     }
                 }
@@ -361,7 +392,7 @@ impl PackageBuilder<'_> {
             .collect();
         let is_candidate = |f: &cbs::CixFile| match &f.delta {
             Some(d) => match &d.source {
-                Some(src) => src.source_type.eq_ignore_ascii_case("PA30"),
+                Some(src) => src.source_type == cbs::SourceType::Pa30,
                 None => !d.basis.is_empty(),
             },
             None => false,
