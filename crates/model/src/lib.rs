@@ -17,6 +17,9 @@
 //! - every error also appears in [`ScanReport::errors`], so a report that lists those
 //!   lists every failure.
 
+mod error_kind;
+
+pub use error_kind::{ErrorKind, LimitKind};
 use kbscan_version::{OsBuild, Version};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -138,8 +141,9 @@ impl Totals {
 pub struct ErrorRecord {
     /// Nested path: `batch.zip!x.msu!x.cab!component\file.dll`.
     pub path: String,
-    /// Stable snake_case name of the error kind (tests and CI gates match on it).
-    pub kind: String,
+    /// What went wrong, serialised as its stable snake_case name (tests and CI gates
+    /// match on it).
+    pub kind: ErrorKind,
     pub message: String,
 }
 

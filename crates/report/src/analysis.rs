@@ -1049,7 +1049,7 @@ fn errors(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderE
         let line = format!(
             "{}: [{}] {}",
             printable(&e.path),
-            printable(&e.kind),
+            e.kind,
             printable(&e.message)
         );
         match style {

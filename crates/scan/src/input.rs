@@ -2,7 +2,7 @@
 //! by extension) — cabinets to the package walk, ZIP members recursively, bare PE images —
 //! under its own `catch_unwind`, into one [`InputOutcome`].
 
-use crate::convert::err_rec;
+use crate::convert::{err_rec, ReportKind};
 use crate::digest::{self, Offload};
 use crate::options::ScanOptions;
 use crate::package::{pe_package, PackageBuilder};
@@ -26,7 +26,7 @@ pub(crate) fn scan_input_guarded(
                 .unwrap_or_else(|| "unknown panic".into());
             let err = ErrorRecord {
                 path: f.display.clone(),
-                kind: "internal_panic".into(),
+                kind: ErrorKind::InternalPanic,
                 message: format!("kbscan bug: the scanner panicked on this input ({msg}); please report it with the file"),
             };
             InputOutcome {
@@ -75,7 +75,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
     if f.size > opts.max_input_bytes {
         cx.error(
             &root,
-            "limit_input_size",
+            ErrorKind::Limit(LimitKind::InputSize),
             format!(
                 "input is {} bytes, more than the limit of {} bytes (max_input_bytes)",
                 f.size, opts.max_input_bytes
@@ -97,7 +97,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
                     p.sha256 = slots.resolve(std::mem::take(&mut p.sha256));
                 }
             }
-            Err(e) => cx.error(&root, "io", format!("cannot read file: {e}")),
+            Err(e) => cx.error(&root, ErrorKind::Io, format!("cannot read file: {e}")),
         }
     }
     input.packages = cx.packages.len() as u32;
@@ -152,7 +152,7 @@ struct Cx<'o> {
 }
 
 impl Cx<'_> {
-    fn error(&mut self, path: &NestedPath, kind: &str, message: String) {
+    fn error(&mut self, path: &NestedPath, kind: ErrorKind, message: String) {
         self.errors.push(err_rec(path, kind, message));
     }
 
@@ -169,7 +169,7 @@ impl Cx<'_> {
         if depth > self.opts.max_depth {
             self.error(
                 path,
-                "limit_nesting_depth",
+                ErrorKind::Limit(LimitKind::NestingDepth),
                 format!(
                     "containers nest deeper than the limit of {} (max_depth)",
                     self.opts.max_depth
@@ -194,7 +194,7 @@ impl Cx<'_> {
                 self.unsupported = true;
                 self.error(
                     path,
-                    "unsupported_container",
+                    ErrorKind::UnsupportedContainer,
                     format!(
                         "unsupported container: {} (recognised by signature, not decoded)",
                         format_name(m).to_uppercase()
@@ -229,11 +229,11 @@ impl Cx<'_> {
             }
             let child = path.child(name);
             match data {
-                Err(e) => self.error(&child, e.kind(), e.to_string()),
+                Err(e) => self.error(&child, e.report_kind(), e.to_string()),
                 Ok(d) => match unsafe_member_name(name) {
                     Some(reason) => self.error(
                         &child,
-                        "unsafe_member_name",
+                        ErrorKind::UnsafeMemberName,
                         format!("ZIP member name rejected: {reason}"),
                     ),
                     None => self.dispatch(hasher, d, &child, depth + 1, false),
@@ -241,7 +241,7 @@ impl Cx<'_> {
             }
         });
         if let Err(e) = res {
-            self.error(path, e.kind(), format!("cannot read ZIP: {e}"));
+            self.error(path, e.report_kind(), format!("cannot read ZIP: {e}"));
         }
     }
 }

@@ -220,7 +220,7 @@ impl PackageBuilder<'_> {
                 if c.outcome == CheckOutcome::Mismatch && c.check == "manifest_digest_sha256" {
                     self.pkg.errors.push(ErrorRecord {
                         path: f.path.clone(),
-                        kind: "digest_mismatch".into(),
+                        kind: ErrorKind::DigestMismatch,
                         message: format!(
                             "SHA-256 {} does not match the manifest digest {}",
                             c.actual.as_deref().unwrap_or("?"),

@@ -198,12 +198,12 @@ impl PackageBuilder<'_> {
                     (Some(actual), Some(expected)) if actual == expected => sum.raw_verified += 1,
                     (Some(actual), Some(expected)) => self.error(
                         &target_path,
-                        "ipd_hash_mismatch",
+                        ErrorKind::IpdHashMismatch,
                         format!("RAW target SHA-1 {actual} does not match the container index ({expected})"),
                     ),
                     (None, _) => self.error(
                         &target_path,
-                        "ipd_missing_blob",
+                        ErrorKind::IpdMissingBlob,
                         format!("container index names blob {blob:?}, which the payload does not hold"),
                     ),
                     (Some(_), None) => {}
@@ -220,7 +220,7 @@ impl PackageBuilder<'_> {
                 if !self.member_sha1.contains_key(&b.to_ascii_lowercase()) {
                     self.error(
                         &target_path,
-                        "ipd_missing_blob",
+                        ErrorKind::IpdMissingBlob,
                         format!(
                             "container index names blob {b:?}, which the payload does not hold"
                         ),
@@ -271,7 +271,7 @@ impl PackageBuilder<'_> {
                         if len != h.target_size {
                             self.error(
                                 &target_path,
-                                "ipd_size_mismatch",
+                                ErrorKind::IpdSizeMismatch,
                                 format!(
                                     "PA30 header says the target is {} bytes, the container index says {len}",
                                     h.target_size
@@ -284,7 +284,7 @@ impl PackageBuilder<'_> {
                 Some(Err(e)) => {
                     self.error(
                         &target_path,
-                        "ipd_delta_header",
+                        ErrorKind::IpdDeltaHeader,
                         format!(
                             "cannot read the PA30 header of blob {:?}: {e} ({})",
                             blob.as_deref().unwrap_or("?"),
@@ -343,7 +343,7 @@ impl PackageBuilder<'_> {
             let name = &k[prefix.len()..];
             self.error(
                 &payload.child(name),
-                "ipd_delta_header",
+                ErrorKind::IpdDeltaHeader,
                 format!("cannot read the PA30 header: {e} ({})", e.kind()),
             );
         }
@@ -493,7 +493,7 @@ impl PackageBuilder<'_> {
                                 if f.report {
                                     self.error(
                                         &payload.child(&files[i].name),
-                                        "ipd_hash_mismatch",
+                                        ErrorKind::IpdHashMismatch,
                                         f.message.clone(),
                                     );
                                 }

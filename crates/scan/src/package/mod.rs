@@ -7,7 +7,7 @@
 mod assemble;
 mod ipd;
 
-use crate::convert::{err_rec, pe_facts, unattend_info};
+use crate::convert::{err_rec, pe_facts, unattend_info, ReportKind};
 use crate::digest::{self, Offload, Pending};
 use crate::options::{ScanOptions, MAX_NESTING_DEPTH};
 use ipd::MAX_PENDING_DELTA_BYTES;
@@ -99,7 +99,7 @@ impl<'o> PackageBuilder<'o> {
         }
     }
 
-    fn error(&mut self, path: &NestedPath, kind: &str, message: String) {
+    fn error(&mut self, path: &NestedPath, kind: ErrorKind, message: String) {
         self.pkg.errors.push(err_rec(path, kind, message));
     }
 
@@ -121,7 +121,7 @@ impl<'o> PackageBuilder<'o> {
             Ok(c) => c,
             Err(e) => {
                 let mut b = PackageBuilder::new(bytes, path, PackageKind::Cabinet, sha256);
-                b.error(path, e.kind(), format!("cannot read cabinet: {e}"));
+                b.error(path, e.report_kind(), format!("cannot read cabinet: {e}"));
                 return Some(b.finish());
             }
         };
@@ -218,7 +218,7 @@ impl<'o> PackageBuilder<'o> {
             if !walk_nested {
                 self.error(
                     &child,
-                    "limit_nesting_depth",
+                    ErrorKind::Limit(LimitKind::NestingDepth),
                     "cabinets nest deeper than the nesting limit (max_depth)".into(),
                 );
             } else if join {
@@ -237,7 +237,7 @@ impl<'o> PackageBuilder<'o> {
         });
         for (idx, e) in errors {
             let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
-            self.error(&path.child(name), e.kind(), e.to_string());
+            self.error(&path.child(name), e.report_kind(), e.to_string());
         }
         self.pkg.files.extend(nested_files);
         self.pkg.errors.extend(nested_errors);
@@ -246,7 +246,11 @@ impl<'o> PackageBuilder<'o> {
     fn walk_nested(&mut self, data: &[u8], child: &NestedPath, depth: u32, limits: &Limits) {
         match Cabinet::parse(data, limits) {
             Ok(sub) => self.walk_payload(&sub, child, depth + 1),
-            Err(e) => self.error(child, e.kind(), format!("cannot read nested cabinet: {e}")),
+            Err(e) => self.error(
+                child,
+                e.report_kind(),
+                format!("cannot read nested cabinet: {e}"),
+            ),
         }
     }
 
@@ -329,7 +333,7 @@ impl<'o> PackageBuilder<'o> {
                 Ok(p) => self.properties = Some(p),
                 Err(e) => self.error(
                     &path,
-                    e.kind(),
+                    e.report_kind(),
                     format!("cannot read package properties: {e}"),
                 ),
             }
@@ -337,7 +341,11 @@ impl<'o> PackageBuilder<'o> {
             rec.kind = FileKind::Unattend;
             match cbs::parse_unattend(data) {
                 Ok(u) => self.pkg.unattend = Some(unattend_info(&u)),
-                Err(e) => self.error(&path, e.kind(), format!("cannot read unattend XML: {e}")),
+                Err(e) => self.error(
+                    &path,
+                    e.report_kind(),
+                    format!("cannot read unattend XML: {e}"),
+                ),
             }
         } else if lower == CIX_NAME {
             rec.kind = FileKind::ContainerIndex;
@@ -348,7 +356,7 @@ impl<'o> PackageBuilder<'o> {
                 }
                 Err(e) => self.error(
                     &path,
-                    e.kind(),
+                    e.report_kind(),
                     format!("cannot read IPD container index: {e}"),
                 ),
             }
@@ -358,7 +366,7 @@ impl<'o> PackageBuilder<'o> {
                 Ok(m) => self.mums.push((path.to_string(), m)),
                 Err(e) => self.error(
                     &path,
-                    e.kind(),
+                    e.report_kind(),
                     format!("cannot read package manifest: {e}"),
                 ),
             }
@@ -371,7 +379,7 @@ impl<'o> PackageBuilder<'o> {
             match cbs::sniff_manifest(data) {
                 cbs::ManifestEncoding::DcmCompressed => self.error(
                     &path,
-                    "compressed_manifest",
+                    ErrorKind::CompressedManifest,
                     "compressed manifest (DCM delta against a base in wcp.dll): not decoded".into(),
                 ),
                 _ => match cbs::parse_component_manifest(data) {
@@ -380,7 +388,7 @@ impl<'o> PackageBuilder<'o> {
                     }
                     Err(e) => self.error(
                         &path,
-                        e.kind(),
+                        e.report_kind(),
                         format!("cannot read component manifest: {e}"),
                     ),
                 },
@@ -415,7 +423,9 @@ impl<'o> PackageBuilder<'o> {
                             }
                             rec.pe = Some(pe_facts(&info));
                         }
-                        Err(e) => self.error(&path, e.kind(), format!("cannot read PE image: {e}")),
+                        Err(e) => {
+                            self.error(&path, e.report_kind(), format!("cannot read PE image: {e}"))
+                        }
                     }
                 }
                 _ => {}
