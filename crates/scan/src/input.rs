@@ -3,9 +3,9 @@
 //! under its own `catch_unwind`, into one [`InputOutcome`].
 
 use crate::convert::{err_rec, ReportKind};
-use crate::digest::{self, Offload};
+use crate::digest::{self, Offload, Sha256Hex};
 use crate::options::ScanOptions;
-use crate::package::{pe_package, PackageBuilder};
+use crate::package::{pe_package, Built, PackageBuilder};
 use crate::walk::InputFile;
 use kbscan_archive::{sniff, Magic, NestedPath};
 use kbscan_model::*;
@@ -72,6 +72,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
         input_sha256: None,
     };
     let root = NestedPath::new(f.display.clone());
+    let slots = digest::Slots::default();
     if f.size > opts.max_input_bytes {
         cx.error(
             &root,
@@ -85,25 +86,22 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
         match std::fs::read(&f.path) {
             Ok(bytes) => {
                 input.format = format_name(sniff(&bytes)).into();
-                let slots = digest::Slots::default();
                 rayon::in_place_scope(|s| {
                     let hasher = digest::Hasher::new(s, &slots, load);
                     cx.input_sha256 = Some(hasher.whole(&bytes));
                     cx.dispatch(Some(&hasher), &bytes, &root, 0, true);
                 });
-                // The scope has ended, so every job has filled its slot.
                 input.sha256 = cx.input_sha256.take().map(|h| slots.resolve(h));
-                for p in &mut cx.packages {
-                    p.sha256 = slots.resolve(std::mem::take(&mut p.sha256));
-                }
             }
             Err(e) => cx.error(&root, ErrorKind::Io, format!("cannot read file: {e}")),
         }
     }
-    input.packages = cx.packages.len() as u32;
+    // Any hashing scope has ended, so every job has filled its slot.
+    let packages: Vec<Package> = cx.packages.into_iter().map(|b| b.resolve(&slots)).collect();
+    input.packages = packages.len() as u32;
     input.ignored = cx.ignored;
     let mut errors = cx.errors;
-    for p in &cx.packages {
+    for p in &packages {
         errors.extend(p.errors.iter().cloned());
     }
     input.errors = errors.len() as u32;
@@ -118,7 +116,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
     };
     InputOutcome {
         input,
-        packages: cx.packages,
+        packages,
         errors,
     }
 }
@@ -141,14 +139,15 @@ fn format_name(m: Magic) -> &'static str {
 struct Cx<'o> {
     opts: &'o ScanOptions,
     errors: Vec<ErrorRecord>,
-    packages: Vec<Package>,
+    /// Packages found, each still to be [resolved](Built::resolve) once hashing is done.
+    packages: Vec<Built>,
     ignored: Vec<Ignored>,
     unsupported: bool,
     skipped: bool,
-    /// SHA-256 of the input file (or its [`digest::placeholder`]), reused for a package
+    /// SHA-256 of the input file (or the slot it will arrive in), reused for a package
     /// that is the whole file: hashing is the largest cost of a scan after decoding, so
     /// the same bytes are not hashed twice.
-    input_sha256: Option<String>,
+    input_sha256: Option<Sha256Hex>,
 }
 
 impl Cx<'_> {

@@ -3,7 +3,7 @@
 //! `pkgProperties`), components from manifests ∪ component folders ∪ IPD target names,
 //! per-file cross-checks, OS builds, and the sub-packages the `.mum` files reference.
 
-use super::PackageBuilder;
+use super::{Built, PackageBuilder};
 use crate::convert::identity;
 use crate::digest::hex;
 use kbscan_cbs as cbs;
@@ -12,8 +12,13 @@ use kbscan_version::Version;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl PackageBuilder<'_> {
-    pub(super) fn finish(mut self) -> Package {
+    pub(super) fn finish(mut self) -> Built {
         self.settle();
+        let hasher = self.hasher;
+        self.pkg.files = std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|m| m.finish(hasher))
+            .collect();
         // Package identity: the root `update.mum` when present, else the first `.mum`.
         let root_mum = self
             .mums
@@ -86,7 +91,10 @@ impl PackageBuilder<'_> {
             .collect();
         self.pkg.sub_packages = sub_packages(&self.mums, root_mum);
         self.assemble_components();
-        self.pkg
+        Built {
+            pkg: self.pkg,
+            sha256: self.sha256,
+        }
     }
 
     /// Components come from three places that must agree: manifests (full identity),

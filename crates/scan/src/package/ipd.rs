@@ -5,9 +5,9 @@
 //! record; bytes that contradict the index are also package errors.
 
 use super::assemble::push_check;
-use super::{split_component, PackageBuilder};
+use super::{split_component, Member, PackageBuilder};
 use crate::convert::apply_pa30_header;
-use crate::digest::hex;
+use crate::digest::{hex, Sha256Hex};
 use kbscan_archive::NestedPath;
 use kbscan_cbs as cbs;
 use kbscan_model::*;
@@ -307,7 +307,7 @@ impl PackageBuilder<'_> {
                     sum.decoded += 1;
                     let digest = self.digest_member(&t.name, &bytes, false);
                     self.add_member(&t.name, &bytes, target_path.clone(), false, digest);
-                    if let Some(rec) = self.pkg.files.last_mut() {
+                    if let Some(Member { rec, .. }) = self.files.last_mut() {
                         rec.delta = Some(info);
                         checks.append(&mut rec.checks);
                         rec.checks = checks;
@@ -317,18 +317,22 @@ impl PackageBuilder<'_> {
                 Some(Err(reason)) => info.decode_error = Some(reason),
                 None => {}
             }
-            self.pkg.files.push(FileRecord {
-                path: target_path.to_string(),
-                name: base.to_string(),
-                kind: FileKind::Delta,
-                component: component.map(str::to_string),
-                size: t.length.unwrap_or(0),
-                // The target's own SHA-256 is unknown until the delta is decoded.
-                sha256: String::new(),
-                versions,
-                pe: None,
-                delta: Some(info),
-                checks,
+            self.files.push(Member {
+                rec: FileRecord {
+                    path: target_path.to_string(),
+                    name: base.to_string(),
+                    kind: FileKind::Delta,
+                    component: component.map(str::to_string),
+                    size: t.length.unwrap_or(0),
+                    sha256: String::new(),
+                    versions,
+                    pe: None,
+                    delta: Some(info),
+                    checks,
+                },
+                // The target's own SHA-256 is unknown until the delta is decoded: the
+                // record says so with an empty digest.
+                sha256: Sha256Hex::Ready(String::new()),
             });
         }
         // PA30 blobs no target names: their header errors still count.

@@ -8,7 +8,7 @@ mod assemble;
 mod ipd;
 
 use crate::convert::{err_rec, pe_facts, unattend_info, ReportKind};
-use crate::digest::{self, Offload, Pending};
+use crate::digest::{self, Offload, Pending, Sha256Hex, Slots};
 use crate::options::{ScanOptions, MAX_NESTING_DEPTH};
 use ipd::MAX_PENDING_DELTA_BYTES;
 use kbscan_archive::cab::{Cabinet, FileEntry};
@@ -23,15 +23,52 @@ pub(crate) fn pe_package(
     bytes: &[u8],
     path: &NestedPath,
     hasher: Option<&dyn Offload>,
-    sha256: Option<String>,
-) -> Package {
+    sha256: Option<Sha256Hex>,
+) -> Built {
     let mut b = PackageBuilder::new(bytes, path, PackageKind::Pe, sha256);
     b.hasher = hasher;
     let name = path.last().unwrap_or_default().to_string();
     // The package is this one member: its digest is the package's.
-    let digest = b.pkg.sha256.clone();
+    let digest = b.sha256.clone();
     b.add_member(&name, bytes, path.clone(), false, digest);
     b.finish()
+}
+
+/// A finished [`Package`] whose own SHA-256 may still be on its way: a package that is the
+/// whole input file reuses the input's digest, hashed alongside on an idle worker until the
+/// input's scope ends. [`Built::resolve`], after that scope, is the only way to the package.
+pub(crate) struct Built {
+    /// Complete but for `sha256`, which `resolve` fills in.
+    pkg: Package,
+    sha256: Sha256Hex,
+}
+
+impl Built {
+    pub(crate) fn resolve(self, slots: &Slots) -> Package {
+        let mut pkg = self.pkg;
+        pkg.sha256 = slots.resolve(self.sha256);
+        pkg
+    }
+}
+
+/// One member's record while its package is built. Its SHA-256 may still be hashing on
+/// another thread, so it is kept here, typed, and written into the record only when the
+/// package is finished (`rec.sha256` is empty until then).
+struct Member {
+    rec: FileRecord,
+    sha256: Sha256Hex,
+}
+
+impl Member {
+    /// The record with its digest, waiting for it if it is still being computed.
+    fn finish(self, hasher: Option<&dyn Offload>) -> FileRecord {
+        let mut rec = self.rec;
+        rec.sha256 = match self.sha256 {
+            Sha256Hex::Ready(s) => s,
+            Sha256Hex::Slot(i) => hasher.map(|h| h.wait(i).sha256).unwrap_or_default(),
+        };
+        rec
+    }
 }
 
 /// Collects what the members of one package say, then assembles the [`Package`].
@@ -40,7 +77,12 @@ pub(crate) struct PackageBuilder<'o> {
     /// Where member hashing goes, and whether idle pool threads can take other work of
     /// this input (PA30 targets); `None`: everything inline.
     hasher: Option<&'o dyn Offload>,
+    /// The package being built; its `files` and `sha256` are filled in by `finish`, from
+    /// `files` and `sha256` below.
     pkg: Package,
+    sha256: Sha256Hex,
+    /// Member records in container order (IPD targets after their payload's members).
+    files: Vec<Member>,
     mums: Vec<(String, cbs::PackageMum)>,
     manifests: BTreeMap<String, (String, cbs::ComponentManifest)>,
     cix: Vec<(NestedPath, cbs::ContainerIndex)>,
@@ -61,15 +103,18 @@ pub(crate) struct PackageBuilder<'o> {
 
 impl<'o> PackageBuilder<'o> {
     /// `sha256` is the package's hash when the caller already has it.
-    fn new(bytes: &[u8], path: &NestedPath, kind: PackageKind, sha256: Option<String>) -> Self {
+    fn new(bytes: &[u8], path: &NestedPath, kind: PackageKind, sha256: Option<Sha256Hex>) -> Self {
         PackageBuilder {
             opts: None,
             hasher: None,
+            sha256: sha256
+                .unwrap_or_else(|| Sha256Hex::Ready(digest::compute(bytes, false).sha256)),
+            files: Vec::new(),
             pkg: Package {
                 source: path.to_string(),
                 kind,
                 size: bytes.len() as u64,
-                sha256: sha256.unwrap_or_else(|| digest::compute(bytes, false).sha256),
+                sha256: String::new(),
                 kb: None,
                 identity: None,
                 release_type: None,
@@ -114,8 +159,8 @@ impl<'o> PackageBuilder<'o> {
         depth: u32,
         opts: &'o ScanOptions,
         hasher: Option<&'o dyn Offload>,
-        sha256: Option<String>,
-    ) -> Option<Package> {
+        sha256: Option<Sha256Hex>,
+    ) -> Option<Built> {
         let limits = &opts.limits;
         let cab = match Cabinet::parse(bytes, limits) {
             Ok(c) => c,
@@ -205,16 +250,17 @@ impl<'o> PackageBuilder<'o> {
             let join =
                 walk_nested && !want_sha1 && self.hasher.is_some_and(|h| h.join_worth(data.len()));
             let digest = if join {
-                String::new()
+                // Computed alongside the nested walk below.
+                Sha256Hex::Ready(String::new())
             } else {
                 self.digest_member(&entry.name, data, want_sha1)
             };
-            let rec_at = self.pkg.files.len();
+            let rec_at = self.files.len();
             self.add_member(&entry.name, data, child.clone(), outer, digest);
             if !is_cab || scan_metadata {
                 return;
             }
-            let (files_at, errors_at) = (self.pkg.files.len(), self.pkg.errors.len());
+            let (files_at, errors_at) = (self.files.len(), self.pkg.errors.len());
             if !walk_nested {
                 self.error(
                     &child,
@@ -226,20 +272,20 @@ impl<'o> PackageBuilder<'o> {
                     || self.walk_nested(data, &child, depth, &limits),
                     || digest::compute(data, false),
                 );
-                if let Some(rec) = self.pkg.files.get_mut(rec_at) {
-                    rec.sha256 = d.sha256;
+                if let Some(m) = self.files.get_mut(rec_at) {
+                    m.sha256 = Sha256Hex::Ready(d.sha256);
                 }
             } else {
                 self.walk_nested(data, &child, depth, &limits);
             }
-            nested_files.extend(self.pkg.files.drain(files_at..));
+            nested_files.extend(self.files.drain(files_at..));
             nested_errors.extend(self.pkg.errors.drain(errors_at..));
         });
         for (idx, e) in errors {
             let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
             self.error(&path.child(name), e.report_kind(), e.to_string());
         }
-        self.pkg.files.extend(nested_files);
+        self.files.extend(nested_files);
         self.pkg.errors.extend(nested_errors);
     }
 
@@ -254,9 +300,9 @@ impl<'o> PackageBuilder<'o> {
         }
     }
 
-    /// The SHA-256 of a member (or the placeholder of the slot it will arrive in), and
-    /// in IPD payloads its SHA-1, queued for [`Self::settle`].
-    fn digest_member(&mut self, name: &str, data: &[u8], want_sha1: bool) -> String {
+    /// The SHA-256 of a member (or the slot it will arrive in), and in IPD payloads its
+    /// SHA-1, queued for [`Self::settle`].
+    fn digest_member(&mut self, name: &str, data: &[u8], want_sha1: bool) -> Sha256Hex {
         let got = match self.hasher {
             Some(h) => h.member(data, want_sha1),
             None => Pending::Ready(digest::compute(data, want_sha1)),
@@ -267,14 +313,14 @@ impl<'o> PackageBuilder<'o> {
                     self.sha1_pending
                         .push((name.to_ascii_lowercase(), Pending::Ready(d.clone())));
                 }
-                d.sha256
+                Sha256Hex::Ready(d.sha256)
             }
             Pending::Slot(i) => {
                 if want_sha1 {
                     self.sha1_pending
                         .push((name.to_ascii_lowercase(), Pending::Slot(i)));
                 }
-                digest::placeholder(i)
+                Sha256Hex::Slot(i)
             }
         }
     }
@@ -283,9 +329,9 @@ impl<'o> PackageBuilder<'o> {
     /// before anything reads a member's digest.
     fn settle(&mut self) {
         if let Some(h) = self.hasher {
-            for f in &mut self.pkg.files {
-                if let Some(i) = digest::slot_of(&f.sha256) {
-                    f.sha256 = h.wait(i).sha256;
+            for m in &mut self.files {
+                if let Sha256Hex::Slot(i) = m.sha256 {
+                    m.sha256 = Sha256Hex::Ready(h.wait(i).sha256);
                 }
             }
         }
@@ -300,14 +346,14 @@ impl<'o> PackageBuilder<'o> {
         }
     }
 
-    /// Records one member. `sha256` is its digest or a [`digest::placeholder`].
+    /// Records one member with its digest (or the slot it will arrive in).
     fn add_member(
         &mut self,
         name: &str,
         data: &[u8],
         path: NestedPath,
         outer: bool,
-        sha256: String,
+        sha256: Sha256Hex,
     ) {
         let lower = name.to_ascii_lowercase();
         let magic = sniff(data);
@@ -318,7 +364,8 @@ impl<'o> PackageBuilder<'o> {
             kind: FileKind::Other,
             component: component.map(str::to_string),
             size: data.len() as u64,
-            sha256,
+            // Written from `sha256` when the package is finished (`Member::finish`).
+            sha256: String::new(),
             versions: FileVersions::default(),
             pe: None,
             delta: None,
@@ -431,7 +478,7 @@ impl<'o> PackageBuilder<'o> {
                 _ => {}
             }
         }
-        self.pkg.files.push(rec);
+        self.files.push(Member { rec, sha256 });
     }
 }
 
