@@ -5,7 +5,7 @@
 //! does with what they return. The engine turns a panic into an `internal_panic` error
 //! record so a scan goes on; libFuzzer's panic hook makes any panic a crash here.
 #![no_main]
-use kbscan_scan::{Limits, ScanOptions, SilentObserver};
+use kbscan_scan::{ErrorKind, Limits, ScanOptions, SilentObserver};
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         kbscan_scan::scan_paths(&[path], &opts, &SilentObserver).expect("one readable input");
     assert_eq!(report.totals.inputs, 1, "every input is counted");
     for e in &report.errors {
-        assert_ne!(e.kind, "internal_panic", "{}", e.message);
+        assert_ne!(e.kind, ErrorKind::InternalPanic, "{}", e.message);
     }
     let rules = kbscan_analysis::CeilingRules::defaults();
     let analysis = kbscan_analysis::analyze(&report, &rules);

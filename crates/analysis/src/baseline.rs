@@ -20,7 +20,7 @@
 //! This module never reads files and never prints.
 
 use crate::{Analysis, PackageRef};
-use kbscan_scan::{PackageKind, ScanReport};
+use kbscan_model::{PackageKind, ScanReport};
 use kbscan_version::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -149,6 +149,10 @@ pub struct BaselineCeiling {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BaselineError {
     pub path: String,
+    /// The scan's `ErrorKind` by name. A string, not the enum: a baseline may come from
+    /// another kbscan version whose kinds this one does not know (or has renamed, like the
+    /// `cab_limit` of old that is now `limit_*`), and such a kind must still read back and
+    /// compare as a changed error rather than fail the whole baseline.
     pub kind: String,
 }
 
@@ -304,7 +308,7 @@ impl Baseline {
             .iter()
             .map(|e| BaselineError {
                 path: rel(&e.path),
-                kind: e.kind.clone(),
+                kind: e.kind.to_string(),
             })
             .collect();
         Baseline {

@@ -3,7 +3,7 @@
 use crate::ceilings::{CeilingRules, Nt6Facts};
 use crate::order::Ordered;
 use crate::PackageRef;
-use kbscan_scan::ScanReport;
+use kbscan_model::ScanReport;
 use kbscan_version::{OsBuild, Version};
 use serde::Serialize;
 use std::collections::BTreeMap;

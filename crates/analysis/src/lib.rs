@@ -36,7 +36,7 @@ pub use forecast::{Forecast, ForecastScope, ForecastStatus};
 pub use history::{history, History};
 pub use moves::{BuildMove, ComponentChange, MovingPackage, Series};
 
-use kbscan_scan::{ErrorRecord, FileRecord, Package, PackageKind, ScanReport};
+use kbscan_model::{ErrorRecord, FileRecord, Package, PackageKind, ScanReport};
 use serde::Serialize;
 
 /// Version of the `kbscan report --format json` and `kbscan history --format json`

@@ -2,7 +2,7 @@
 
 use crate::date::Date;
 use crate::{PackageRef, UndatedPackage};
-use kbscan_scan::{Package, PackageKind, ScanReport};
+use kbscan_model::{Package, PackageKind, ScanReport};
 use std::cmp::Ordering;
 
 /// A package with what every analysis needs to know about it, computed once.

@@ -2,7 +2,7 @@
 //! come out of it.
 
 use super::*;
-use kbscan_scan::{Component, Dates, FileKind, FileVersions, Totals};
+use kbscan_model::{Component, Dates, FileKind, FileVersions, Totals};
 use kbscan_version::{OsBuild, Track, Version};
 
 fn v(s: &str) -> Version {

@@ -53,14 +53,66 @@ pub struct CixDelta {
 /// `Delta/Source`: a blob stored in the cabinet under `name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CixSource {
-    /// `RAW` (stored as is), `PA30`/`PA19` (MSDelta/PatchAPI), ...
-    pub source_type: String,
+    /// How the blob holds the target.
+    pub source_type: SourceType,
     /// The cabinet member holding the blob (a number for deltas, the file name for RAW).
     pub source_name: String,
     pub hash_alg: Option<String>,
     /// Hash of the blob itself; serialised as lower-case hex.
     #[serde(serialize_with = "crate::hex::serialize_opt")]
     pub hash: Option<Vec<u8>>,
+}
+
+/// `Source@type`: how a blob holds its target. Matched without regard to case (genuine
+/// indexes write upper case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceType {
+    /// `RAW`: the blob is the target, stored as is.
+    Raw,
+    /// `PA30`: an MSDelta patch (against the `Basis`, or against nothing).
+    Pa30,
+    /// `PA19`: a PatchAPI patch, the older format.
+    Pa19,
+    /// Any other value, as written (empty when the attribute is missing, which is also
+    /// an anomaly of the index).
+    Other(String),
+}
+
+impl SourceType {
+    /// Reads the attribute value.
+    pub fn parse(raw: &str) -> Self {
+        if raw.eq_ignore_ascii_case("RAW") {
+            SourceType::Raw
+        } else if raw.eq_ignore_ascii_case("PA30") {
+            SourceType::Pa30
+        } else if raw.eq_ignore_ascii_case("PA19") {
+            SourceType::Pa19
+        } else {
+            SourceType::Other(raw.to_owned())
+        }
+    }
+
+    /// `RAW`, `PA30`, `PA19`, or another value as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SourceType::Raw => "RAW",
+            SourceType::Pa30 => "PA30",
+            SourceType::Pa19 => "PA19",
+            SourceType::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SourceType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 struct Ctx {
@@ -120,7 +172,7 @@ impl Ctx {
             let source = d.child(c, "Source").map(|s| {
                 let (hash_alg, hash) = self.hash(s);
                 CixSource {
-                    source_type: self.required(s, "type"),
+                    source_type: SourceType::parse(&self.required(s, "type")),
                     source_name: self.required(s, "name"),
                     hash_alg,
                     hash,

@@ -122,7 +122,7 @@ impl<'t> Builder<'t> {
         self.elements += 1;
         if self.elements > limits::MAX_ELEMENTS {
             return Err(CbsError::TooLarge {
-                what: "element count",
+                what: limits::Limit::Elements,
                 limit: limits::MAX_ELEMENTS,
                 value: self.elements,
             });
@@ -138,7 +138,7 @@ impl<'t> Builder<'t> {
             if attr.key.as_namespace_binding().is_some() {
                 if attr.value.len() > limits::MAX_NAMESPACE_URI_LEN {
                     return Err(CbsError::TooLarge {
-                        what: "namespace URI",
+                        what: limits::Limit::NamespaceUriLen,
                         limit: limits::MAX_NAMESPACE_URI_LEN,
                         value: attr.value.len(),
                     });
@@ -148,21 +148,21 @@ impl<'t> Builder<'t> {
             self.attributes += 1;
             if self.attributes > limits::MAX_TOTAL_ATTRIBUTES {
                 return Err(CbsError::TooLarge {
-                    what: "total attribute count",
+                    what: limits::Limit::TotalAttributes,
                     limit: limits::MAX_TOTAL_ATTRIBUTES,
                     value: self.attributes,
                 });
             }
             if attrs.len() >= limits::MAX_ATTRIBUTES {
                 return Err(CbsError::TooLarge {
-                    what: "attribute count",
+                    what: limits::Limit::Attributes,
                     limit: limits::MAX_ATTRIBUTES,
                     value: attrs.len() + 1,
                 });
             }
             if attr.value.len() > limits::MAX_ATTR_LEN {
                 return Err(CbsError::TooLarge {
-                    what: "attribute value",
+                    what: limits::Limit::AttrLen,
                     limit: limits::MAX_ATTR_LEN,
                     value: attr.value.len(),
                 });
@@ -218,7 +218,7 @@ impl<'t> Builder<'t> {
                 let value = el.text.len().saturating_add(chunk.len());
                 if value > limits::MAX_TEXT_LEN {
                     return Err(CbsError::TooLarge {
-                        what: "element text",
+                        what: limits::Limit::TextLen,
                         limit: limits::MAX_TEXT_LEN,
                         value,
                     });

@@ -2,8 +2,9 @@ use thiserror::Error;
 
 /// Why a CBS document was rejected. Every variant says where or which limit;
 /// [`CbsError::kind`] gives a stable machine-readable tag.
+// Not `#[non_exhaustive]`: the scanner maps every variant to a report error kind, and a new
+// variant must break that match (a workspace crate, not published).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum CbsError {
     /// The bytes are not a well-formed XML document (syntax error, mismatched or
     /// missing end tag, truncated document, content after the root element, ...).
@@ -33,7 +34,8 @@ pub enum CbsError {
     /// A size or count limit from [`crate::limits`] was crossed.
     #[error("{what} too large: {value} exceeds the limit of {limit}")]
     TooLarge {
-        what: &'static str,
+        /// Which limit (its [`Display`](std::fmt::Display) is what is measured).
+        what: crate::limits::Limit,
         limit: usize,
         value: usize,
     },

@@ -29,7 +29,7 @@ mod props;
 mod text;
 mod unattend;
 
-pub use cix::{parse_container_index, CixDelta, CixFile, CixSource, ContainerIndex};
+pub use cix::{parse_container_index, CixDelta, CixFile, CixSource, ContainerIndex, SourceType};
 pub use error::CbsError;
 pub use identity::{Anomaly, AssemblyIdentity};
 pub use kbscan_version::Version;

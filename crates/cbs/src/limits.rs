@@ -37,3 +37,67 @@ pub const MAX_NAMESPACE_URI_LEN: usize = 1024;
 /// Most attributes accepted in one document (all elements together). Bounds the tree's
 /// memory: a real `_manifest_.cix.xml` with 222 files has about 2,700.
 pub const MAX_TOTAL_ATTRIBUTES: usize = 500_000;
+
+/// Which size or count limit a [`CbsError::TooLarge`](crate::CbsError::TooLarge) crossed,
+/// one variant per constant above, so that a caller can tell limits apart without reading
+/// the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// [`MAX_XML_BYTES`]
+    XmlBytes,
+    /// [`MAX_ELEMENTS`]
+    Elements,
+    /// [`MAX_ATTRIBUTES`]
+    Attributes,
+    /// [`MAX_TOTAL_ATTRIBUTES`]
+    TotalAttributes,
+    /// [`MAX_ATTR_LEN`]
+    AttrLen,
+    /// [`MAX_TEXT_LEN`]
+    TextLen,
+    /// [`MAX_NAMESPACE_URI_LEN`]
+    NamespaceUriLen,
+    /// [`MAX_PKG_PROPERTIES_BYTES`]
+    PkgPropertiesBytes,
+    /// [`MAX_PKG_PROPERTIES_ENTRIES`]
+    PkgPropertiesEntries,
+}
+
+impl Limit {
+    /// The constant's name in lower case (`max_xml_bytes`), the way `kbscan-archive` names
+    /// its limits.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::XmlBytes => "max_xml_bytes",
+            Limit::Elements => "max_elements",
+            Limit::Attributes => "max_attributes",
+            Limit::TotalAttributes => "max_total_attributes",
+            Limit::AttrLen => "max_attr_len",
+            Limit::TextLen => "max_text_len",
+            Limit::NamespaceUriLen => "max_namespace_uri_len",
+            Limit::PkgPropertiesBytes => "max_pkg_properties_bytes",
+            Limit::PkgPropertiesEntries => "max_pkg_properties_entries",
+        }
+    }
+
+    /// What is measured, for messages (`XML document too large: …`).
+    pub fn what(self) -> &'static str {
+        match self {
+            Limit::XmlBytes => "XML document",
+            Limit::Elements => "element count",
+            Limit::Attributes => "attribute count",
+            Limit::TotalAttributes => "total attribute count",
+            Limit::AttrLen => "attribute value",
+            Limit::TextLen => "element text",
+            Limit::NamespaceUriLen => "namespace URI",
+            Limit::PkgPropertiesBytes => "pkgProperties file",
+            Limit::PkgPropertiesEntries => "pkgProperties entry count",
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.what())
+    }
+}

@@ -82,7 +82,7 @@ pub fn parse_pkg_properties(bytes: &[u8]) -> Result<PkgProperties, CbsError> {
         };
         if entries.len() >= limits::MAX_PKG_PROPERTIES_ENTRIES {
             return Err(CbsError::TooLarge {
-                what: "pkgProperties entry count",
+                what: limits::Limit::PkgPropertiesEntries,
                 limit: limits::MAX_PKG_PROPERTIES_ENTRIES,
                 value: entries.len() + 1,
             });

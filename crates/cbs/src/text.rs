@@ -91,7 +91,7 @@ fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
 pub(crate) fn decode_xml(bytes: &[u8]) -> Result<String, CbsError> {
     if bytes.len() > limits::MAX_XML_BYTES {
         return Err(CbsError::TooLarge {
-            what: "XML document",
+            what: limits::Limit::XmlBytes,
             limit: limits::MAX_XML_BYTES,
             value: bytes.len(),
         });
@@ -124,7 +124,7 @@ pub(crate) fn decode_xml(bytes: &[u8]) -> Result<String, CbsError> {
 pub(crate) fn decode_properties(bytes: &[u8]) -> Result<(String, &'static str), CbsError> {
     if bytes.len() > limits::MAX_PKG_PROPERTIES_BYTES {
         return Err(CbsError::TooLarge {
-            what: "pkgProperties file",
+            what: limits::Limit::PkgPropertiesBytes,
             limit: limits::MAX_PKG_PROPERTIES_BYTES,
             value: bytes.len(),
         });

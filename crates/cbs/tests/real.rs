@@ -282,11 +282,17 @@ fn real_container_index_and_raw_hashes() {
             .filter_map(|f| f.delta.as_ref()?.source.as_ref())
             .collect();
         assert_eq!(
-            sources.iter().filter(|s| s.source_type == "RAW").count(),
+            sources
+                .iter()
+                .filter(|s| s.source_type == SourceType::Raw)
+                .count(),
             raw
         );
         assert_eq!(
-            sources.iter().filter(|s| s.source_type == "PA30").count(),
+            sources
+                .iter()
+                .filter(|s| s.source_type == SourceType::Pa30)
+                .count(),
             pa30
         );
         assert!(cix
@@ -300,7 +306,7 @@ fn real_container_index_and_raw_hashes() {
             let Some(src) = f.delta.as_ref().and_then(|d| d.source.as_ref()) else {
                 continue;
             };
-            if src.source_type != "RAW" {
+            if src.source_type != SourceType::Raw {
                 continue;
             }
             let data = read(dir.path(), &src.source_name);

@@ -411,7 +411,7 @@ fn container_index_raw_pa30_and_basis_only() {
     assert_eq!(raw.hash_alg.as_deref(), Some("SHA1"));
     assert_eq!(raw.hash.as_ref().unwrap()[0], 0x0c);
     let src = raw.delta.as_ref().unwrap().source.as_ref().unwrap();
-    assert_eq!(src.source_type, "RAW");
+    assert_eq!(src.source_type, SourceType::Raw);
     assert_eq!(src.source_name, "update.mum");
     let pa = &c.files[1];
     assert_eq!(pa.delta.as_ref().unwrap().basis, vec![1]);
@@ -423,7 +423,7 @@ fn container_index_raw_pa30_and_basis_only() {
             .as_ref()
             .unwrap()
             .source_type,
-        "PA30"
+        SourceType::Pa30
     );
     let copy = &c.files[2];
     assert!(copy.delta.as_ref().unwrap().source.is_none());
@@ -622,7 +622,7 @@ fn size_limits() {
     assert_eq!(
         e,
         CbsError::TooLarge {
-            what: "attribute value",
+            what: limits::Limit::AttrLen,
             limit: limits::MAX_ATTR_LEN,
             value: limits::MAX_ATTR_LEN + 1
         }
@@ -637,7 +637,7 @@ fn size_limits() {
         matches!(
             e,
             CbsError::TooLarge {
-                what: "element count",
+                what: limits::Limit::Elements,
                 ..
             }
         ),
@@ -655,7 +655,7 @@ fn size_limits() {
     let big = vec![b' '; limits::MAX_XML_BYTES + 1];
     let e = err_kind(parse_container_index(&big));
     assert!(
-        matches!(e, CbsError::TooLarge { what: "XML document", value, .. } if value == big.len())
+        matches!(e, CbsError::TooLarge { what: limits::Limit::XmlBytes, value, .. } if value == big.len())
     );
 
     let attrs: String = (0..=limits::MAX_ATTRIBUTES)
@@ -665,7 +665,7 @@ fn size_limits() {
     assert!(matches!(
         err_kind(parse_package_mum(xml.as_bytes())),
         CbsError::TooLarge {
-            what: "attribute count",
+            what: limits::Limit::Attributes,
             ..
         }
     ));
@@ -682,7 +682,7 @@ fn size_limits() {
     assert!(matches!(
         err_kind(parse_package_mum(xml.as_bytes())),
         CbsError::TooLarge {
-            what: "total attribute count",
+            what: limits::Limit::TotalAttributes,
             ..
         }
     ));
@@ -773,7 +773,7 @@ fn long_namespace_uris_are_bounded_and_not_copied_per_element() {
     assert_eq!(
         e,
         CbsError::TooLarge {
-            what: "namespace URI",
+            what: limits::Limit::NamespaceUriLen,
             limit: limits::MAX_NAMESPACE_URI_LEN,
             value: limits::MAX_NAMESPACE_URI_LEN + 1
         }
@@ -861,4 +861,39 @@ fn no_panics_on_generated_garbage() {
         let _ = parse_unattend(b);
         let _ = parse_pkg_properties(b);
     }
+}
+
+#[test]
+fn source_types_are_read_without_regard_to_case_and_unknown_ones_kept() {
+    assert_eq!(SourceType::parse("RAW"), SourceType::Raw);
+    assert_eq!(SourceType::parse("raw"), SourceType::Raw);
+    assert_eq!(SourceType::parse("Pa30"), SourceType::Pa30);
+    assert_eq!(SourceType::parse("PA19"), SourceType::Pa19);
+    assert_eq!(
+        SourceType::parse("xpress"),
+        SourceType::Other("xpress".into())
+    );
+    assert_eq!(SourceType::parse(""), SourceType::Other(String::new()));
+    assert_eq!(
+        serde_json::to_value(SourceType::parse("pa30")).unwrap(),
+        "PA30"
+    );
+}
+
+#[test]
+fn limit_names_follow_the_constants() {
+    assert_eq!(limits::Limit::XmlBytes.name(), "max_xml_bytes");
+    assert_eq!(
+        limits::Limit::PkgPropertiesEntries.name(),
+        "max_pkg_properties_entries"
+    );
+    let e = CbsError::TooLarge {
+        what: limits::Limit::XmlBytes,
+        limit: 1,
+        value: 2,
+    };
+    assert_eq!(
+        e.to_string(),
+        "XML document too large: 2 exceeds the limit of 1"
+    );
 }

@@ -54,7 +54,7 @@ fn main() {
                 None => {
                     done.insert(i, basis_bytes);
                 }
-                Some(src) if src.source_type.eq_ignore_ascii_case("PA30") => {
+                Some(src) if src.source_type == kbscan_cbs::SourceType::Pa30 => {
                     let blob = std::fs::read(dir.join(&src.source_name)).unwrap();
                     match kbscan_msdelta::apply(&blob, basis_bytes.as_deref()) {
                         Ok(d) => {

@@ -71,7 +71,9 @@ fn decode_payload(label: &str, dir: &Path, index: &kbscan_cbs::ContainerIndex, o
                 Some(b) => match done.get(&b) {
                     None if index.files[b].delta.as_ref().is_some_and(|d| {
                         d.source.is_none()
-                            || d.source.as_ref().is_some_and(|s| s.source_type == "PA30")
+                            || d.source
+                                .as_ref()
+                                .is_some_and(|s| s.source_type == kbscan_cbs::SourceType::Pa30)
                     }) =>
                     {
                         continue; // wait for the basis
@@ -94,7 +96,7 @@ fn decode_payload(label: &str, dir: &Path, index: &kbscan_cbs::ContainerIndex, o
                     out.copies += 1;
                     done.insert(i, Some(v));
                 }
-                Some(src) if src.source_type.eq_ignore_ascii_case("PA30") => {
+                Some(src) if src.source_type == kbscan_cbs::SourceType::Pa30 => {
                     let blob = std::fs::read(dir.join(&src.source_name)).unwrap();
                     let start = std::time::Instant::now();
                     let r = kbscan_msdelta::apply(&blob, basis_bytes.as_deref());
@@ -158,7 +160,7 @@ fn check_payload(label: &str, dir: &Path) -> Outcome {
         let Some(src) = t.delta.as_ref().and_then(|d| d.source.as_ref()) else {
             continue;
         };
-        if !src.source_type.eq_ignore_ascii_case("PA30") {
+        if src.source_type != kbscan_cbs::SourceType::Pa30 {
             continue;
         }
         out.pa30 += 1;

@@ -10,7 +10,7 @@ use kbscan_analysis::{
     Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus,
     History, MovingPackage, PackageRef, Scheme, VersionKind,
 };
-use kbscan_scan::ScanReport;
+use kbscan_model::ScanReport;
 use std::io::Write;
 
 /// The widest line the table renderer writes.
@@ -1049,7 +1049,7 @@ fn errors(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderE
         let line = format!(
             "{}: [{}] {}",
             printable(&e.path),
-            printable(&e.kind),
+            e.kind,
             printable(&e.message)
         );
         match style {

@@ -16,7 +16,7 @@
 use crate::{printable, RenderError};
 use kbscan_analysis::date::Date;
 use kbscan_analysis::{Analysis, CeilingRules, VersionKind};
-use kbscan_scan::ScanReport;
+use kbscan_model::ScanReport;
 use kbscan_version::{Nt6Revision, Track, Version, NT6_COUNTER_MAX};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

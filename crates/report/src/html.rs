@@ -15,7 +15,7 @@ use kbscan_analysis::{
     Analysis, AnomalyKind, BuildMove, CeilingFinding, ForecastScope, MovingPackage, PackageRef,
     Scheme,
 };
-use kbscan_scan::{CheckOutcome, Package, ScanReport};
+use kbscan_model::{CheckOutcome, Package, ScanReport};
 use minijinja::value::Serde;
 use minijinja::{Environment, Value};
 use serde::Serialize;
@@ -381,7 +381,7 @@ fn package_view(p: &Package) -> PackageView {
             .iter()
             .map(|e| ErrorRow {
                 path: printable(&e.path),
-                kind: printable(&e.kind),
+                kind: e.kind.to_string(),
                 message: printable(&e.message),
             })
             .collect(),
@@ -604,7 +604,7 @@ fn page(scan: &ScanReport, a: &Analysis, charts: Vec<Chart>) -> Page {
             .iter()
             .map(|e| ErrorRow {
                 path: printable(&e.path),
-                kind: printable(&e.kind),
+                kind: e.kind.to_string(),
                 message: printable(&e.message),
             })
             .collect(),

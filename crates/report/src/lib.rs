@@ -13,7 +13,7 @@ mod stream;
 
 pub use stream::Streamer;
 
-use kbscan_scan::{ErrorRecord, FileRecord, InputOutcome, Package, ScanReport, Totals};
+use kbscan_model::{ErrorRecord, FileRecord, InputOutcome, Package, ScanReport, Totals};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -82,14 +82,14 @@ struct FileLine<'a> {
 #[derive(Serialize)]
 struct PackageHead<'a> {
     source: &'a str,
-    kind: &'a kbscan_scan::PackageKind,
+    kind: &'a kbscan_model::PackageKind,
     kb: Option<&'a str>,
-    identity: Option<&'a kbscan_scan::Identity>,
+    identity: Option<&'a kbscan_model::Identity>,
     release_type: Option<&'a str>,
     architecture: Option<&'a str>,
     os_family: Option<&'a str>,
     os_builds: &'a std::collections::BTreeMap<String, Vec<kbscan_version::OsBuild>>,
-    dates: &'a kbscan_scan::Dates,
+    dates: &'a kbscan_model::Dates,
     sha256: &'a str,
     size: u64,
     components: usize,
@@ -196,7 +196,7 @@ fn csv_package<W: Write>(p: &Package, w: &mut csv::Writer<W>) -> Result<(), Rend
         let mismatches: Vec<String> = f
             .checks
             .iter()
-            .filter(|c| c.outcome == kbscan_scan::CheckOutcome::Mismatch)
+            .filter(|c| c.outcome == kbscan_model::CheckOutcome::Mismatch)
             .map(|c| {
                 format!(
                     "{}: expected {} got {}",

@@ -3,7 +3,7 @@
 
 use crate::{csv_package, jsonl_outcome, jsonl_totals, table, table_row, RenderError, TableRow};
 use crate::{Format, CSV_HEADER};
-use kbscan_scan::{ErrorRecord, InputOutcome, InputRecord, ScanReport, Totals};
+use kbscan_model::{ErrorRecord, InputOutcome, InputRecord, ScanReport, Totals};
 use std::io::{self, BufWriter, Seek, Write};
 
 /// Renders [`InputOutcome`]s as they arrive: [`push`](Streamer::push) each one (in input

@@ -9,9 +9,11 @@
 //! takes that cost off the critical path. While every worker has an input, hashing stays
 //! inline: handing it over would only add copies. So `-j 1` does exactly what it did.
 //!
-//! A record whose digest is still being computed carries a [`placeholder`] in its `sha256`
-//! field; the package builder swaps every placeholder for the digest before it reads or
-//! returns the record (`settle`), so none reaches a report.
+//! A digest still being computed is a [`Sha256Hex::Slot`] in the builders' own state, never
+//! a string in a report record: the package builder waits for its members' digests before it
+//! reads them or builds the [`FileRecord`](kbscan_model::FileRecord)s (`settle`), and the
+//! input's own digest is resolved once its scope has ended ([`Slots::resolve`]), so there is
+//! no value a pending digest could leak into the model as.
 //!
 //! Why this cannot hang: a hash job never blocks and never spawns, so a thread that takes
 //! one finishes it; `wait` blocks only once the waiting thread's own deque is empty, i.e.
@@ -146,15 +148,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// What the `sha256` field holds while slot `slot` is being hashed. A control character
-/// starts it, so it can never be mistaken for a hex digest.
-pub(crate) fn placeholder(slot: usize) -> String {
-    format!("\u{1}pending:{slot}")
-}
-
-/// The slot a [`placeholder`] names.
-pub(crate) fn slot_of(s: &str) -> Option<usize> {
-    s.strip_prefix("\u{1}pending:")?.parse().ok()
+/// A SHA-256 (lower-case hex) as the builders hold it: known, or the slot of the job
+/// computing it.
+#[derive(Debug, Clone)]
+pub(crate) enum Sha256Hex {
+    Ready(String),
+    Slot(usize),
 }
 
 /// A digest now, or the slot it will arrive in.
@@ -206,12 +205,11 @@ impl Slots {
         }
     }
 
-    /// `s` with a placeholder replaced by its SHA-256, once every job has finished (after
-    /// the scope).
-    pub(crate) fn resolve(&self, s: String) -> String {
-        match slot_of(&s) {
-            Some(i) => self.get(i).map(|d| d.sha256).unwrap_or_default(),
-            None => s,
+    /// The hex digest, once every job has finished (after the scope).
+    pub(crate) fn resolve(&self, h: Sha256Hex) -> String {
+        match h {
+            Sha256Hex::Ready(s) => s,
+            Sha256Hex::Slot(i) => self.get(i).map(|d| d.sha256).unwrap_or_default(),
         }
     }
 }
@@ -253,16 +251,16 @@ impl<'s, 'scope> Hasher<'s, 'scope> {
     }
 
     /// The SHA-256 of bytes that outlive the scope (the input file): hashed in place by
-    /// an idle worker, so there is no copy; a placeholder until then.
-    pub(crate) fn whole(&self, data: &'scope [u8]) -> String {
+    /// an idle worker, so there is no copy; its slot until then.
+    pub(crate) fn whole(&self, data: &'scope [u8]) -> Sha256Hex {
         if !self.workers.worth(data.len()) {
-            return compute(data, false).sha256;
+            return Sha256Hex::Ready(compute(data, false).sha256);
         }
         let slot = self.slots.alloc();
         let slots = self.slots;
         self.scope
             .spawn(move |_| slots.fill(slot, compute(data, false)));
-        placeholder(slot)
+        Sha256Hex::Slot(slot)
     }
 }
 
@@ -312,11 +310,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_round_trip_and_never_look_like_hex() {
-        assert_eq!(slot_of(&placeholder(0)), Some(0));
-        assert_eq!(slot_of(&placeholder(4711)), Some(4711));
-        assert_eq!(slot_of(&hex(&[0xab; 32])), None);
-        assert_eq!(slot_of(""), None);
+    fn slots_resolve_to_their_digest() {
+        let slots = Slots::default();
+        let i = slots.alloc();
+        slots.fill(i, compute(b"abc", false));
+        assert_eq!(
+            slots.resolve(Sha256Hex::Slot(i)),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(slots.resolve(Sha256Hex::Ready("ab".into())), "ab");
+        // A slot that was never allocated is a bug, not a reason to hang or panic.
+        assert_eq!(slots.resolve(Sha256Hex::Slot(99)), "");
     }
 
     fn sample(len: usize) -> Vec<u8> {

@@ -18,14 +18,19 @@
 //!
 //! This crate never prints; progress goes through [`Observer`].
 
+mod convert;
 mod digest;
-mod engine;
-mod model;
+mod input;
+mod options;
+mod package;
+mod pipeline;
 mod walk;
 
-pub use engine::{
-    scan_paths, scan_paths_streaming, InputOutcome, Observer, ScanError, ScanOptions,
-    SilentObserver, StreamError, MAX_INPUT_BYTES, MAX_NESTING_DEPTH,
-};
 pub use kbscan_archive::limits::Limits;
-pub use model::*;
+pub use options::{ScanOptions, MAX_INPUT_BYTES, MAX_NESTING_DEPTH};
+pub use pipeline::{
+    scan_paths, scan_paths_streaming, Observer, ScanError, SilentObserver, StreamError,
+};
+// The report types live in `kbscan-model` (the API boundary); re-exported so that a
+// caller of the engine needs one crate.
+pub use kbscan_model::*;

@@ -1,5 +1,14 @@
 //! The scan result: what kbscan found in a corpus, as plain serialisable data.
 //!
+//! This crate is an **API Boundary**: the serialisation of [`ScanReport`] *is* the JSON
+//! schema of `kbscan scan --format json` (`docs/schema.md`), and the analyses and
+//! renderers read nothing else. A renamed field, a changed enum string or a reordered
+//! collection changes every consumer's input: change it only with `docs/schema.md` (and
+//! [`SCHEMA_VERSION`] when a field changes meaning or disappears).
+//!
+//! It must never parse a package, spawn a thread or do I/O: `kbscan-analysis` and
+//! `kbscan-report` depend on it so that they do not depend on the scan engine.
+//!
 //! Invariants every consumer relies on:
 //! - every collection is in a deterministic order (inputs by path, packages in input
 //!   order then nested order, files in container order, maps are `BTreeMap`);
@@ -8,6 +17,9 @@
 //! - every error also appears in [`ScanReport::errors`], so a report that lists those
 //!   lists every failure.
 
+mod error_kind;
+
+pub use error_kind::{ErrorKind, LimitKind};
 use kbscan_version::{OsBuild, Version};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -79,6 +91,15 @@ pub struct Ignored {
     pub reason: String,
 }
 
+/// Everything one input produced. The scan engine's streaming entry point hands these to
+/// its sink in input order (sorted by path), whatever the thread count.
+#[derive(Debug, Clone)]
+pub struct InputOutcome {
+    pub input: InputRecord,
+    pub packages: Vec<Package>,
+    pub errors: Vec<ErrorRecord>,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
     pub inputs: u64,
@@ -97,7 +118,7 @@ pub struct Totals {
 
 impl Totals {
     /// Counts one input and what it produced.
-    pub fn add(&mut self, o: &crate::InputOutcome) {
+    pub fn add(&mut self, o: &InputOutcome) {
         self.inputs += 1;
         self.input_bytes += o.input.size;
         match o.input.status {
@@ -120,8 +141,9 @@ impl Totals {
 pub struct ErrorRecord {
     /// Nested path: `batch.zip!x.msu!x.cab!component\file.dll`.
     pub path: String,
-    /// Stable snake_case name of the error kind (tests and CI gates match on it).
-    pub kind: String,
+    /// What went wrong, serialised as its stable snake_case name (tests and CI gates
+    /// match on it).
+    pub kind: ErrorKind,
     pub message: String,
 }
 
