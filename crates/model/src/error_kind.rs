@@ -21,6 +21,9 @@ pub enum ErrorKind {
     /// A ZIP member name that could escape a folder (absolute, drive letter, `..`, control
     /// characters).
     UnsafeMemberName,
+    /// A member with the same name as an earlier member of its container (compared as
+    /// Windows would); both are read.
+    DuplicateMemberName,
     /// A DCM delta-compressed manifest (its base lives in wcp.dll): not decoded.
     CompressedManifest,
     /// A file's SHA-256 differs from its component manifest's digest.
@@ -49,6 +52,8 @@ pub enum ErrorKind {
     CabBadName,
     CabSplitCabinet,
     CabDecoderPanic,
+    /// Reading a cabinet from its file, or spilling a member to a temporary file, failed.
+    CabIo,
 
     ZipArchive,
     ZipEntry,
@@ -85,6 +90,8 @@ pub enum LimitKind {
     PackageBytes,
     NameLen,
     HeldBytes,
+    /// `max_records`: members and derived records of one input.
+    Records,
     HeaderReserve,
     /// MS-CAB's fixed bound on CFFILE names.
     CabFilenameLen,
@@ -117,6 +124,7 @@ impl LimitKind {
             LimitKind::PackageBytes => "package_bytes",
             LimitKind::NameLen => "name_len",
             LimitKind::HeldBytes => "held_bytes",
+            LimitKind::Records => "records",
             LimitKind::HeaderReserve => "header_reserve",
             LimitKind::CabFilenameLen => "cab_filename_len",
             LimitKind::CabSetStringLen => "cab_set_string_len",
@@ -141,6 +149,7 @@ impl ErrorKind {
         ErrorKind::InternalPanic,
         ErrorKind::UnsupportedContainer,
         ErrorKind::UnsafeMemberName,
+        ErrorKind::DuplicateMemberName,
         ErrorKind::CompressedManifest,
         ErrorKind::DigestMismatch,
         ErrorKind::IpdHashMismatch,
@@ -155,6 +164,7 @@ impl ErrorKind {
         ErrorKind::Limit(LimitKind::PackageBytes),
         ErrorKind::Limit(LimitKind::NameLen),
         ErrorKind::Limit(LimitKind::HeldBytes),
+        ErrorKind::Limit(LimitKind::Records),
         ErrorKind::Limit(LimitKind::HeaderReserve),
         ErrorKind::Limit(LimitKind::CabFilenameLen),
         ErrorKind::Limit(LimitKind::CabSetStringLen),
@@ -180,6 +190,7 @@ impl ErrorKind {
         ErrorKind::CabBadName,
         ErrorKind::CabSplitCabinet,
         ErrorKind::CabDecoderPanic,
+        ErrorKind::CabIo,
         ErrorKind::ZipArchive,
         ErrorKind::ZipEntry,
         ErrorKind::ZipRead,
@@ -206,6 +217,7 @@ impl ErrorKind {
             ErrorKind::InternalPanic => "internal_panic",
             ErrorKind::UnsupportedContainer => "unsupported_container",
             ErrorKind::UnsafeMemberName => "unsafe_member_name",
+            ErrorKind::DuplicateMemberName => "duplicate_member_name",
             ErrorKind::CompressedManifest => "compressed_manifest",
             ErrorKind::DigestMismatch => "digest_mismatch",
             ErrorKind::IpdHashMismatch => "ipd_hash_mismatch",
@@ -226,6 +238,7 @@ impl ErrorKind {
             ErrorKind::CabBadName => "cab_bad_name",
             ErrorKind::CabSplitCabinet => "cab_split_cabinet",
             ErrorKind::CabDecoderPanic => "cab_decoder_panic",
+            ErrorKind::CabIo => "cab_io",
             ErrorKind::ZipArchive => "zip_archive",
             ErrorKind::ZipEntry => "zip_entry",
             ErrorKind::ZipRead => "zip_read",

@@ -33,6 +33,7 @@ impl ReportKind for CabError {
             CabError::BadName { .. } => ErrorKind::CabBadName,
             CabError::SplitCabinet { .. } => ErrorKind::CabSplitCabinet,
             CabError::DecoderPanic { .. } => ErrorKind::CabDecoderPanic,
+            CabError::Io { .. } => ErrorKind::CabIo,
         }
     }
 }
@@ -88,6 +89,7 @@ fn archive_limit(name: &'static str) -> LimitKind {
         archive_limits::LIMIT_PACKAGE_BYTES => LimitKind::PackageBytes,
         archive_limits::LIMIT_NAME_LEN => LimitKind::NameLen,
         archive_limits::LIMIT_HELD_BYTES => LimitKind::HeldBytes,
+        archive_limits::LIMIT_RECORDS => LimitKind::Records,
         archive_limits::LIMIT_HEADER_RESERVE => LimitKind::HeaderReserve,
         archive_limits::LIMIT_CAB_FILENAME => LimitKind::CabFilenameLen,
         archive_limits::LIMIT_SET_STRING => LimitKind::CabSetStringLen,
