@@ -47,6 +47,9 @@ pub struct ScanOptions {
     /// Decompressed bytes allowed for one input file with everything nested in it; each
     /// input gets its own [`kbscan_archive::limits::Budget`] of this size.
     pub max_package_bytes: u64,
+    /// Files never scanned, by identity (the run's own output and its temporary file);
+    /// they appear nowhere in the report.
+    pub exclude: Vec<walk::FileId>,
 }
 
 impl Default for ScanOptions {
@@ -57,6 +60,7 @@ impl Default for ScanOptions {
             max_depth: MAX_NESTING_DEPTH,
             max_input_bytes: MAX_INPUT_BYTES,
             max_package_bytes: kbscan_archive::limits::DEFAULT_MAX_PACKAGE_BYTES,
+            exclude: Vec::new(),
         }
     }
 }
@@ -141,29 +145,13 @@ where
     E: std::error::Error + 'static,
     F: FnMut(InputOutcome) -> Result<(), E>,
 {
-    let (files, skipped) = walk::expand(paths).map_err(ScanError::Input)?;
+    let (files, skipped) = walk::expand(paths, &opts.exclude);
     observer.begin(files.len() as u64, files.iter().map(|f| f.size).sum());
     // Entries the walk could not open as files are inputs too (counted, listed), merged
     // into the path order of the real inputs.
     let mut skipped: std::collections::VecDeque<InputOutcome> = skipped
         .into_iter()
-        .map(|(path, reason)| InputOutcome {
-            input: InputRecord {
-                path,
-                size: 0,
-                sha256: None,
-                format: "none".into(),
-                status: InputStatus::Skipped,
-                packages: 0,
-                errors: 0,
-                ignored: vec![Ignored {
-                    path: String::new(),
-                    reason,
-                }],
-            },
-            packages: Vec::new(),
-            errors: Vec::new(),
-        })
+        .map(walk::Unread::into_outcome)
         .collect();
     skipped
         .make_contiguous()
@@ -399,7 +387,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
             ),
         );
     } else {
-        match std::fs::read(&f.path) {
+        match f.read_bounded(opts.max_input_bytes) {
             Ok(bytes) => {
                 input.format = format_name(sniff(&bytes)).into();
                 let slots = digest::Slots::default();
@@ -414,7 +402,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
                     p.sha256 = slots.resolve(std::mem::take(&mut p.sha256));
                 }
             }
-            Err(e) => cx.error(&root, "io", format!("cannot read file: {e}")),
+            Err(e) => cx.error(&root, e.kind(), e.to_string()),
         }
     }
     input.packages = cx.packages.len() as u32;
