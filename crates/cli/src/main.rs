@@ -7,6 +7,7 @@ mod args;
 mod baseline_cmd;
 mod common;
 mod extract;
+mod output;
 mod progress;
 
 use args::{Cli, Command};

@@ -185,17 +185,17 @@ impl Walk<'_> {
     /// A path whose metadata (`meta`, links followed) is known: a regular file is an
     /// input, anything else is skipped with its type. `via` says how it was reached.
     fn file(&mut self, path: &Path, meta: &Metadata, via: &str) {
+        if !self.exclude.is_empty()
+            && FileId::of(meta, path).is_ok_and(|id| self.exclude.contains(&id))
+        {
+            return;
+        }
         if !meta.is_file() {
             let what = type_name(&meta.file_type());
             return self.unread.push(Unread::skipped(
                 path,
                 format!("not a regular file: {via}{what}"),
             ));
-        }
-        if !self.exclude.is_empty()
-            && FileId::of(meta, path).is_ok_and(|id| self.exclude.contains(&id))
-        {
-            return;
         }
         self.files.push(InputFile {
             display: display(path),
