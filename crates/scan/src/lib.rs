@@ -32,4 +32,4 @@ pub use engine::{
 };
 pub use kbscan_archive::limits::Limits;
 pub use model::*;
-pub use walk::{read_regular_file, FileId, ReadError};
+pub use walk::{file_type_name, read_regular_file, FileId, ReadError};

@@ -191,7 +191,7 @@ impl Walk<'_> {
             return;
         }
         if !meta.is_file() {
-            let what = type_name(&meta.file_type());
+            let what = file_type_name(&meta.file_type());
             return self.unread.push(Unread::skipped(
                 path,
                 format!("not a regular file: {via}{what}"),
@@ -271,7 +271,7 @@ impl Walk<'_> {
 }
 
 /// What a file is, for the reasons in the report ("not a regular file: FIFO").
-fn type_name(ft: &fs::FileType) -> &'static str {
+pub fn file_type_name(ft: &fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
@@ -350,7 +350,7 @@ pub fn read_regular_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadErr
     if !meta.is_file() {
         return Err(ReadError::NotRegular {
             path: path.to_path_buf(),
-            what: type_name(&meta.file_type()),
+            what: file_type_name(&meta.file_type()),
         });
     }
     let mut bytes = Vec::new();
