@@ -1247,3 +1247,51 @@ fn a_killed_scan_leaves_no_temporary_file() {
         assert!(left.is_empty(), "signal {number} left {left:?}");
     }
 }
+
+/// A CAB whose members are named with U+202E RIGHT-TO-LEFT OVERRIDE: `evil<U+202E>txt.exe`
+/// (written by extract) and `sub<U+202E>bac.cab`, a broken nested cabinet (an error in both
+/// commands), so the name reaches the scan table, the extract listing and stderr.
+fn rlo_cab() -> Vec<u8> {
+    use kbscan_fixtures::cab::{write_cab, CabFile, CabFolder, CabSpec, Compression};
+    write_cab(&CabSpec {
+        folders: vec![CabFolder {
+            compression: Compression::MsZip,
+            files: vec![
+                CabFile::new("evil\u{202e}txt.exe", b"not really".to_vec()),
+                CabFile::new("sub\u{202e}bac.cab", b"MSCF\0\0\0\0 truncated".to_vec()),
+            ],
+        }],
+        set_id: 15,
+        reserve: None,
+    })
+}
+
+/// Regression (issue 15, finding 6): right-to-left overrides in names were printed raw,
+/// so `sub<U+202E>bac.cab` showed as `subcab.cab`. The table shows them escaped; the JSON
+/// keeps the real name.
+#[test]
+fn bidi_controls_in_names_are_escaped_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let cab = dir.path().join("rlo.cab");
+    std::fs::write(&cab, rlo_cab()).unwrap();
+    let out = kbscan(&["scan", "-q", cab.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("rlo.cab!sub\\u{202e}bac.cab"), "{text}");
+    assert!(
+        !text.contains('\u{202e}'),
+        "raw U+202E in the table: {text}"
+    );
+
+    let (v, _) = scan_json(&[cab.to_str().unwrap()]);
+    let paths: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("!sub\u{202e}bac.cab")),
+        "JSON keeps the real name: {paths:?}"
+    );
+}

@@ -496,3 +496,38 @@ fn an_unwritable_existing_output_directory_is_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot write into /sys: "), "{err}");
 }
+
+/// A CAB whose members are named with U+202E RIGHT-TO-LEFT OVERRIDE: `evil<U+202E>txt.exe`
+/// (written) and `sub<U+202E>bac.cab`, a broken nested cabinet (written, then refused).
+fn rlo_cab() -> Vec<u8> {
+    write_cab(&CabSpec {
+        folders: vec![CabFolder {
+            compression: Compression::MsZip,
+            files: vec![
+                file("evil\u{202e}txt.exe", b"not really"),
+                file("sub\u{202e}bac.cab", b"MSCF\0\0\0\0 truncated"),
+            ],
+        }],
+        set_id: 15,
+        reserve: None,
+    })
+}
+
+/// Regression (issue 15, finding 6): right-to-left overrides in member names were printed
+/// raw (`evil<U+202E>txt.exe` shows as `evilexe.txt`). The listing and the refusals on
+/// stderr show them escaped; the file on disk keeps its real name.
+#[test]
+fn bidi_controls_in_member_names_are_escaped_in_the_listing_and_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let cab = dir.path().join("rlo.cab");
+    std::fs::write(&cab, rlo_cab()).unwrap();
+    let out_dir = dir.path().join("out");
+    let o = extract(&[cab.to_str().unwrap(), "-d", out_dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let listing = String::from_utf8(o.stdout).unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(listing.contains("evil\\u{202e}txt.exe"), "{listing}");
+    assert!(err.contains("rlo.cab!sub\\u{202e}bac.cab: ["), "{err}");
+    assert!(!listing.contains('\u{202e}') && !err.contains('\u{202e}'));
+    assert!(out_dir.join("evil\u{202e}txt.exe").is_file());
+}

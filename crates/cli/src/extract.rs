@@ -122,7 +122,7 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
     eprintln!(
         "kbscan: {} files written under {}, {} refused",
         ex.written.len(),
-        a.dir.display(),
+        kbscan_report::printable(&a.dir.display().to_string()),
         ex.refused.len()
     );
     Ok(if ex.refused.is_empty() {

@@ -39,7 +39,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("kbscan: error: {e:#}");
+            // Messages name paths, which can hold any character: shown escaped.
+            eprintln!(
+                "kbscan: error: {}",
+                kbscan_report::printable(&format!("{e:#}"))
+            );
             ExitCode::from(exit::FATAL)
         }
     }
