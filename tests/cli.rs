@@ -867,6 +867,7 @@ fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
 
 /// Runs `kbscan ARGS` as a child and kills it after 20 s, so a run that blocks on a FIFO
 /// or reads a device without end fails the test instead of hanging it.
+#[cfg(unix)]
 #[track_caller]
 fn kbscan_within_20s<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     use std::io::Read;
@@ -917,6 +918,7 @@ fn mkfifo(p: &Path) {
     assert!(made.success(), "mkfifo {}", p.display());
 }
 
+#[cfg(unix)]
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -927,6 +929,7 @@ fn json_of(out: &Output) -> Value {
 }
 
 /// The input record of `path` (its path as the report shows it).
+#[cfg(unix)]
 #[track_caller]
 fn input<'a>(v: &'a Value, path: &str) -> &'a Value {
     v["inputs"]

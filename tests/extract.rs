@@ -404,6 +404,7 @@ fn a_directory_swapped_for_a_symlink_during_extraction_is_never_followed() {
 
 /// Runs `kbscan extract ARGS` and kills it after 20 s, so a regression that opens a FIFO
 /// or reads a device fails the test instead of hanging it.
+#[cfg(unix)]
 #[track_caller]
 fn extract_within_20s(args: &[&std::ffi::OsStr]) -> Output {
     use std::io::Read;
