@@ -864,3 +864,437 @@ fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
     assert!(!packages(&v).is_empty());
 }
+
+/// Runs `kbscan ARGS` as a child and kills it after 20 s, so a run that blocks on a FIFO
+/// or reads a device without end fails the test instead of hanging it.
+#[cfg(unix)]
+#[track_caller]
+fn kbscan_within_20s<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kbscan"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kbscan");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "kbscan {:?} still running after 20 s: killed",
+                args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let made = Command::new("mkfifo").arg(p).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo {}", p.display());
+}
+
+#[cfg(unix)]
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The input record of `path` (its path as the report shows it).
+#[cfg(unix)]
+#[track_caller]
+fn input<'a>(v: &'a Value, path: &str) -> &'a Value {
+    v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"] == path)
+        .unwrap_or_else(|| panic!("no input {path} in {}", v["inputs"]))
+}
+
+/// Regression (issue 15, finding 3): `kbscan scan /dev/zero` read until memory ran out and
+/// a FIFO named as an argument waited for ever. Devices and FIFOs, named on the command
+/// line or met in a folder, are listed as skipped with their type and never opened; the
+/// real package beside them is scanned and the run exits 0.
+#[cfg(unix)]
+#[test]
+fn devices_and_fifos_are_skipped_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = dir.path().join("named.fifo");
+    mkfifo(&named);
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    mkfifo(&folder.join("inner.msu"));
+    std::fs::copy(
+        root().join("corpus/synthetic/win7sp1/Windows6.1-KB4489878-x64.msu"),
+        folder.join("real.msu"),
+    )
+    .unwrap();
+    let out = kbscan_within_20s(&[
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "-q".as_ref(),
+        "/dev/zero".as_ref(),
+        "/dev/null".as_ref(),
+        named.as_os_str(),
+        folder.as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    assert_eq!(v["totals"]["inputs"], 5);
+    assert_eq!(v["totals"]["skipped"], 4);
+    assert_eq!(v["totals"]["scanned"], 1);
+    let reason = |p: &str| {
+        let i = input(&v, p);
+        assert_eq!(i["status"], "skipped", "{i}");
+        i["ignored"][0]["reason"].as_str().unwrap().to_string()
+    };
+    assert_eq!(reason("/dev/zero"), "not a regular file: character device");
+    assert_eq!(reason("/dev/null"), "not a regular file: character device");
+    assert_eq!(reason(&named.to_string_lossy()), "not a regular file: FIFO");
+    assert_eq!(
+        reason(&folder.join("inner.msu").to_string_lossy()),
+        "not a regular file: FIFO"
+    );
+}
+
+/// The read itself is capped at `--max-input-bytes`, not trusted to the size the walk saw:
+/// `/proc` files report size 0 and hold more, the stand-in for a file that grows or lies.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_input_limit_holds_for_a_file_larger_than_its_listed_size() {
+    let out = kbscan_within_20s(&[
+        "scan",
+        "--format",
+        "json",
+        "-q",
+        "--max-input-bytes",
+        "16",
+        "/proc/self/status",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_of(&out);
+    assert_eq!(input(&v, "/proc/self/status")["status"], "failed");
+    assert_eq!(v["errors"][0]["kind"], "limit_input_size");
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("16 bytes (max_input_bytes)"));
+}
+
+/// Builds `base/N/…/N/deep.msu`, 20 levels of 250-byte names: a path longer than
+/// `PATH_MAX`, made level by level relative to each parent's handle.
+#[cfg(unix)]
+fn tree_deeper_than_path_max(base: &Path) -> PathBuf {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags, CWD};
+    let name = "n".repeat(250);
+    let mut fd = openat(CWD, base, OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).unwrap();
+    let mut p = base.to_path_buf();
+    for _ in 0..20 {
+        mkdirat(&fd, name.as_str(), Mode::RWXU).unwrap();
+        fd = openat(
+            &fd,
+            name.as_str(),
+            OFlags::DIRECTORY | OFlags::RDONLY,
+            Mode::empty(),
+        )
+        .unwrap();
+        p.push(&name);
+    }
+    p
+}
+
+/// Regression (issue 15, finding 4): a folder kbscan could not read inside the scanned
+/// tree ended the run with exit 2, no report, and a message about standard output.
+///
+/// The tests run as root, and root reads a mode-000 folder, so the unreadable folder is
+/// made another way that stops root too: a folder whose path is longer than `PATH_MAX`
+/// (`read_dir` fails with ENAMETOOLONG), plus a symbolic link loop (`stat` fails with
+/// ELOOP). What this proves: a directory that cannot be listed and an entry whose metadata
+/// cannot be read each become a `failed` input with an `io` error naming the path and the
+/// OS error, the rest of the tree is scanned, the report is complete, the exit code is 1.
+/// It does not exercise EACCES itself, which takes the same path with another errno.
+#[cfg(unix)]
+#[test]
+fn a_folder_that_cannot_be_read_is_a_failed_input_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep_root = dir.path().join("a-deep");
+    std::fs::create_dir(&deep_root).unwrap();
+    let deep = tree_deeper_than_path_max(&deep_root);
+    std::os::unix::fs::symlink("b-loop", dir.path().join("b-loop")).unwrap();
+    std::fs::copy(
+        root().join("corpus/synthetic/win7sp1/Windows6.1-KB4489878-x64.msu"),
+        dir.path().join("c.msu"),
+    )
+    .unwrap();
+    let out = kbscan_within_20s(&[
+        "scan".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "-q".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    assert_eq!(v["totals"]["inputs"], 3);
+    assert_eq!(v["totals"]["failed"], 2);
+    assert_eq!(v["totals"]["scanned"], 1);
+    assert_eq!(v["totals"]["errors"], 2);
+    // The deepest folder that could still be listed holds the one that could not.
+    let unreadable = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["message"].as_str().unwrap().contains("os error 36"))
+        .unwrap_or_else(|| panic!("no ENAMETOOLONG record: {}", v["errors"]));
+    assert_eq!(unreadable["kind"], "io");
+    let path = unreadable["path"].as_str().unwrap();
+    assert!(deep.to_string_lossy().starts_with(path), "{path}");
+    assert!(unreadable["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot read directory: "));
+    let looped = input(&v, &dir.path().join("b-loop").to_string_lossy()).clone();
+    assert_eq!(looped["status"], "failed");
+    assert_eq!(looped["errors"], 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("cannot write"), "{err}");
+
+    // The table says the same on a terminal-like run (exit 1, the errors listed).
+    let out = kbscan_within_20s(&["scan".as_ref(), "-q".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ERRORS (2)"), "{text}");
+    assert!(text.contains("3 inputs: 1 scanned, 2 failed"), "{text}");
+}
+
+/// A failure to write is reported as one, naming the output; a scan failure never is.
+#[cfg(target_os = "linux")]
+#[test]
+fn write_errors_name_the_output() {
+    let out = kbscan(&[
+        "scan",
+        "corpus/synthetic/win7sp1",
+        "--format",
+        "json",
+        "-q",
+        "-o",
+        "/dev/full",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write /dev/full"), "{err}");
+    assert!(!err.contains("scan failed"), "{err}");
+}
+
+/// Regression (issue 15, finding 6): `-o` inside the scanned folder listed its own
+/// temporary file (a random name) and, on the next run, the previous report. Neither is an
+/// input now, so two runs give the same bytes.
+#[test]
+fn output_inside_the_scanned_folder_is_never_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.msu", "b.msu"] {
+        std::fs::copy(
+            root().join("corpus/synthetic/win7sp1/Windows6.1-KB4489878-x64.msu"),
+            dir.path().join(name),
+        )
+        .unwrap();
+    }
+    let target = dir.path().join("out.json");
+    let run = || {
+        let out = kbscan(&[
+            "scan",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "-q",
+            "-o",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read(&target).unwrap()
+    };
+    let first = run();
+    let second = run();
+    assert!(first == second, "the second run differs from the first");
+    let v: Value = serde_json::from_slice(&second).unwrap();
+    let inputs: Vec<&str> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs.len(), 2, "{inputs:?}");
+    assert!(inputs
+        .iter()
+        .all(|p| p.ends_with("/a.msu") || p.ends_with("/b.msu")));
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["a.msu", "b.msu", "out.json"]);
+}
+
+/// Regression (issue 15, finding 6): a killed `scan -o` left `.kbscan-*.tmp` beside the
+/// target. The report is now written into an unnamed file (`O_TMPFILE`), which the test
+/// sees through `/proc/PID/fd`; the run is killed as soon as it exists. After SIGKILL and
+/// after SIGTERM nothing is left beside the target, and SIGTERM still ends the process by
+/// the signal. (The named fallback and its SIGTERM cleanup are tested in
+/// `crates/cli/src/output.rs`.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_scan_leaves_no_temporary_file() {
+    use rustix::process::{kill_process, Pid, Signal};
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let corpus = tempfile::tempdir().unwrap();
+    let bulk = std::fs::read(root().join("corpus/synthetic/bulk/many-files-2000.cab")).unwrap();
+    for i in 0..40 {
+        std::fs::write(corpus.path().join(format!("{i:02}.cab")), &bulk).unwrap();
+    }
+    for (signal, number) in [(Signal::KILL, 9), (Signal::TERM, 15)] {
+        let out_dir = tempfile::tempdir().unwrap();
+        let out_dir_path = std::fs::canonicalize(out_dir.path()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kbscan"))
+            .args(["scan", "--format", "json", "-q", "-j", "1", "-o"])
+            .arg(out_dir_path.join("out.json"))
+            .arg(corpus.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The temporary file exists once the child holds a descriptor into the output
+        // folder (unnamed) or a `.kbscan-` name appears there (named fallback).
+        let fds = format!("/proc/{}/fd", child.id());
+        let started = Instant::now();
+        loop {
+            let unnamed = std::fs::read_dir(&fds)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.starts_with(&out_dir_path)));
+            let named = std::fs::read_dir(&out_dir_path).unwrap().next().is_some();
+            if unnamed || named {
+                break;
+            }
+            if let Some(s) = child.try_wait().unwrap() {
+                panic!("the scan ended ({s}) before its temporary file was seen");
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("no temporary file after 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        kill_process(Pid::from_child(&child), signal).unwrap();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if started.elapsed() > Duration::from_secs(40) {
+                let _ = child.kill();
+                panic!("kbscan did not end on signal {number}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(status.signal(), Some(number), "{status:?}");
+        let left: Vec<_> = std::fs::read_dir(&out_dir_path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "signal {number} left {left:?}");
+    }
+}
+
+/// A CAB whose members are named with U+202E RIGHT-TO-LEFT OVERRIDE: `evil<U+202E>txt.exe`
+/// (written by extract) and `sub<U+202E>bac.cab`, a broken nested cabinet (an error in both
+/// commands), so the name reaches the scan table, the extract listing and stderr.
+fn rlo_cab() -> Vec<u8> {
+    use kbscan_fixtures::cab::{write_cab, CabFile, CabFolder, CabSpec, Compression};
+    write_cab(&CabSpec {
+        folders: vec![CabFolder {
+            compression: Compression::MsZip,
+            files: vec![
+                CabFile::new("evil\u{202e}txt.exe", b"not really".to_vec()),
+                CabFile::new("sub\u{202e}bac.cab", b"MSCF\0\0\0\0 truncated".to_vec()),
+            ],
+        }],
+        set_id: 15,
+        reserve: None,
+    })
+}
+
+/// Regression (issue 15, finding 6): right-to-left overrides in names were printed raw,
+/// so `sub<U+202E>bac.cab` showed as `subcab.cab`. The table shows them escaped; the JSON
+/// keeps the real name.
+#[test]
+fn bidi_controls_in_names_are_escaped_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let cab = dir.path().join("rlo.cab");
+    std::fs::write(&cab, rlo_cab()).unwrap();
+    let out = kbscan(&["scan", "-q", cab.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("rlo.cab!sub\\u{202e}bac.cab"), "{text}");
+    assert!(
+        !text.contains('\u{202e}'),
+        "raw U+202E in the table: {text}"
+    );
+
+    let (v, _) = scan_json(&[cab.to_str().unwrap()]);
+    let paths: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("!sub\u{202e}bac.cab")),
+        "JSON keeps the real name: {paths:?}"
+    );
+}

@@ -401,3 +401,134 @@ fn a_directory_swapped_for_a_symlink_during_extraction_is_never_followed() {
         "written through a swapped-in link ({swaps} swaps)"
     );
 }
+
+/// Runs `kbscan extract ARGS` and kills it after 20 s, so a regression that opens a FIFO
+/// or reads a device fails the test instead of hanging it.
+#[cfg(unix)]
+#[track_caller]
+fn extract_within_20s(args: &[&std::ffi::OsStr]) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kbscan"))
+        .arg("extract")
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kbscan");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kbscan extract {args:?} still running after 20 s: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Regression (issue 15, finding 3): `extract` read its package with `fs::read`, so a
+/// device was read without end and a FIFO waited for a writer. Only a regular file is
+/// read: anything else is a usage error (exit 2) naming its type, and nothing is created.
+#[cfg(unix)]
+#[test]
+fn extract_refuses_devices_and_fifos() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pkg.msu");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let out_dir = dir.path().join("out");
+    for (pkg, what) in [
+        (Path::new("/dev/zero"), "character device"),
+        (fifo.as_path(), "FIFO"),
+    ] {
+        let o = extract_within_20s(&[pkg.as_os_str(), "-d".as_ref(), out_dir.as_os_str()]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("not a regular file ({what})")),
+            "{err}"
+        );
+        assert!(!out_dir.exists());
+    }
+}
+
+/// Regression (issue 15, finding 6): an existing DIR that cannot be written into gave one
+/// refusal per member and exit 1; it is a fatal error (exit 2) found before extracting.
+///
+/// The tests run as root, which writes into a mode-0555 folder, so the folder is `/sys`:
+/// present on every Linux system, and sysfs lets nobody, root included, create a file in
+/// it (EACCES; EROFS where it is mounted read-only). `--pattern` selects no member, so a
+/// regression of the probe could not write into `/sys` even if sysfs allowed it.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_existing_output_directory_is_exit_2() {
+    if !Path::new("/sys/kernel").is_dir() {
+        eprintln!("SKIP: no /sys here");
+        return;
+    }
+    let o = extract(&[
+        "corpus/synthetic/win7sp1/Windows6.1-KB4489878-x64.msu",
+        "-d",
+        "/sys",
+        "--pattern",
+        "no-member-is-named-like-this",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write into /sys: "), "{err}");
+}
+
+/// A CAB whose members are named with U+202E RIGHT-TO-LEFT OVERRIDE: `evil<U+202E>txt.exe`
+/// (written) and `sub<U+202E>bac.cab`, a broken nested cabinet (written, then refused).
+fn rlo_cab() -> Vec<u8> {
+    write_cab(&CabSpec {
+        folders: vec![CabFolder {
+            compression: Compression::MsZip,
+            files: vec![
+                file("evil\u{202e}txt.exe", b"not really"),
+                file("sub\u{202e}bac.cab", b"MSCF\0\0\0\0 truncated"),
+            ],
+        }],
+        set_id: 15,
+        reserve: None,
+    })
+}
+
+/// Regression (issue 15, finding 6): right-to-left overrides in member names were printed
+/// raw (`evil<U+202E>txt.exe` shows as `evilexe.txt`). The listing and the refusals on
+/// stderr show them escaped; the file on disk keeps its real name.
+#[test]
+fn bidi_controls_in_member_names_are_escaped_in_the_listing_and_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let cab = dir.path().join("rlo.cab");
+    std::fs::write(&cab, rlo_cab()).unwrap();
+    let out_dir = dir.path().join("out");
+    let o = extract(&[cab.to_str().unwrap(), "-d", out_dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let listing = String::from_utf8(o.stdout).unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(listing.contains("evil\\u{202e}txt.exe"), "{listing}");
+    assert!(err.contains("rlo.cab!sub\\u{202e}bac.cab: ["), "{err}");
+    assert!(!listing.contains('\u{202e}') && !err.contains('\u{202e}'));
+    assert!(out_dir.join("evil\u{202e}txt.exe").is_file());
+}

@@ -40,7 +40,12 @@ pub fn load_ceilings(path: Option<&Path>) -> anyhow::Result<CeilingRules> {
 
 impl ReportArgs {
     pub fn into_config(self) -> anyhow::Result<ReportConfig> {
-        let scan = scan_options(self.threads, &self.limits, &self.paths)?;
+        let scan = scan_options(
+            self.threads,
+            &self.limits,
+            &self.paths,
+            self.output.as_deref(),
+        )?;
         let rules = load_ceilings(self.ceilings.as_deref())?;
         Ok(ReportConfig {
             format: match self.format {
@@ -63,7 +68,7 @@ impl HistoryArgs {
         if self.name.trim().is_empty() {
             bail!("the file name to follow is empty");
         }
-        let scan = scan_options(self.threads, &self.limits, &self.paths)?;
+        let scan = scan_options(self.threads, &self.limits, &self.paths, None)?;
         Ok(HistoryConfig {
             format: match self.format {
                 HistoryFormatArg::Table => HistoryFormat::Table,

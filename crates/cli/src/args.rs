@@ -314,7 +314,12 @@ pub struct ScanConfig {
 
 impl ScanArgs {
     pub fn into_config(self) -> anyhow::Result<ScanConfig> {
-        let scan = crate::common::scan_options(self.threads, &self.limits, &self.paths)?;
+        let scan = crate::common::scan_options(
+            self.threads,
+            &self.limits,
+            &self.paths,
+            self.output.as_deref(),
+        )?;
         Ok(ScanConfig {
             format: match self.format {
                 OutFormat::Table => kbscan_report::Format::Table,

@@ -63,7 +63,12 @@ pub fn parse_fail_on(values: &[String]) -> anyhow::Result<Vec<ChangeKind>> {
 
 impl BaselineArgs {
     pub fn into_config(self) -> anyhow::Result<BaselineConfig> {
-        let scan = scan_options(self.threads, &self.limits, &self.paths)?;
+        let scan = scan_options(
+            self.threads,
+            &self.limits,
+            &self.paths,
+            self.output.as_deref(),
+        )?;
         let rules = load_ceilings(self.ceilings.as_deref())?;
         Ok(BaselineConfig {
             paths: self.paths,
@@ -77,7 +82,12 @@ impl BaselineArgs {
 
 impl CheckArgs {
     pub fn into_config(self) -> anyhow::Result<CheckConfig> {
-        let scan = scan_options(self.threads, &self.limits, &self.paths)?;
+        let scan = scan_options(
+            self.threads,
+            &self.limits,
+            &self.paths,
+            self.output.as_deref(),
+        )?;
         let rules = load_ceilings(self.ceilings.as_deref())?;
         let fail_on = parse_fail_on(&self.fail_on)?;
         // Read the baseline before scanning: a wrong file should cost seconds.

@@ -3,19 +3,22 @@
 
 use crate::args::{LimitArgs, ScanConfig};
 use crate::exit;
+use crate::output::Staged;
 use crate::progress::Progress;
 use anyhow::{bail, Context};
 use kbscan_report::{RenderError, Streamer};
-use kbscan_scan::{ScanOptions, ScanReport, StreamError, Totals};
+use kbscan_scan::{FileId, ScanOptions, ScanReport, StreamError, Totals};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// A thread count of at least one and paths that exist: checked before any work so a
-/// typo fails in milliseconds with exit 2.
+/// typo fails in milliseconds with exit 2. `output` (the `-o` file, when it exists) is
+/// never an input of the run that writes it.
 pub fn scan_options(
     threads: Option<usize>,
     limits: &LimitArgs,
     paths: &[PathBuf],
+    output: Option<&Path>,
 ) -> anyhow::Result<ScanOptions> {
     if threads == Some(0) {
         bail!("--threads must be at least 1");
@@ -24,8 +27,15 @@ pub fn scan_options(
         bail!("--max-entries must be at least 1");
     }
     for p in paths {
-        if !p.exists() {
-            bail!("no such file or directory: {}", p.display());
+        // A name that is not there is a usage error; any other failure to look at it
+        // (a loop of links, a name too long) is the scan's to report as a failed input.
+        if let Err(e) = std::fs::metadata(p) {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) {
+                bail!("no such file or directory: {}", p.display());
+            }
         }
     }
     let mut o = ScanOptions {
@@ -38,60 +48,56 @@ pub fn scan_options(
     o.limits.max_entries = limits.max_entries;
     o.limits.max_entry_bytes = limits.max_entry_bytes;
     o.limits.max_total_bytes = limits.max_total_bytes;
+    if let Some(id) = output.and_then(|p| FileId::of_path(p).ok()) {
+        o.exclude.push(id);
+    }
     Ok(o)
 }
 
 /// `kbscan scan`: renders each input as soon as it and all before it are scanned, so
 /// memory does not grow with the corpus. With `-o` naming a regular file, the report goes
 /// to a temporary file beside it that replaces it only when complete: a failed run never
-/// leaves half a report under the name a CI job reads. Devices and FIFOs are written in
-/// place ([`OutputTarget`]).
+/// leaves half a report under the name a CI job reads, and a killed one leaves no
+/// temporary file ([`Staged`]). Devices and FIFOs are written in place ([`OutputTarget`]).
+/// Neither the output nor its temporary file is ever an input of the run.
 pub fn scan_to_output(cfg: &ScanConfig) -> anyhow::Result<u8> {
     let observer = Progress::new(!cfg.quiet && std::io::stderr().is_terminal());
     let totals = match cfg.output.as_deref() {
-        Some(path) => match output_target(path) {
-            OutputTarget::Replace(file) => {
-                let dir = match file.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let mut builder = tempfile::Builder::new();
-                builder.prefix(".kbscan-").suffix(".tmp");
-                // Like a file created by `>`: 0666 less the umask, not tempfile's private 0600.
-                #[cfg(unix)]
-                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-                let tmp = builder
-                    .tempfile_in(dir)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                let out = std::io::BufWriter::new(tmp);
-                let (totals, out) = stream(cfg, &observer, out)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                let tmp = out
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                tmp.persist(&file)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                totals
+        Some(path) => {
+            let cannot_write = || format!("cannot write {}", path.display());
+            match output_target(path) {
+                OutputTarget::Replace(file) => {
+                    let staged = Staged::create(&file).with_context(cannot_write)?;
+                    let mut opts = cfg.scan.clone();
+                    opts.exclude.push(staged.id().with_context(cannot_write)?);
+                    let out = std::io::BufWriter::new(staged.file().with_context(cannot_write)?);
+                    let (totals, out) = stream(cfg, &opts, &observer, out, &cannot_write)?;
+                    out.into_inner()
+                        .map_err(|e| e.into_error())
+                        .with_context(cannot_write)?;
+                    staged.commit(&file).with_context(cannot_write)?;
+                    totals
+                }
+                OutputTarget::Direct => {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .open(path)
+                        .with_context(cannot_write)?;
+                    let out = std::io::BufWriter::new(f);
+                    let (totals, out) = stream(cfg, &cfg.scan, &observer, out, &cannot_write)?;
+                    out.into_inner()
+                        .map_err(|e| e.into_error())
+                        .with_context(cannot_write)?;
+                    totals
+                }
             }
-            OutputTarget::Direct => {
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                let (totals, out) = stream(cfg, &observer, std::io::BufWriter::new(f))
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                out.into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                totals
-            }
-        },
+        }
         None => {
             let out = std::io::BufWriter::new(std::io::stdout().lock());
-            match stream(cfg, &observer, out) {
+            let cannot_write = || "cannot write to standard output".to_string();
+            match stream(cfg, &cfg.scan, &observer, out, &cannot_write) {
                 Ok((totals, _)) => totals,
                 // A closed pipe (`kbscan scan . | head`) is the reader's choice, not a
                 // failure; the scan stops there.
@@ -99,7 +105,7 @@ pub fn scan_to_output(cfg: &ScanConfig) -> anyhow::Result<u8> {
                     observer.finish();
                     return Ok(exit::OK);
                 }
-                Err(e) => return Err(e.context("cannot write to standard output")),
+                Err(e) => return Err(e),
             }
         }
     };
@@ -132,15 +138,23 @@ fn output_target(path: &Path) -> OutputTarget {
     }
 }
 
-fn stream<W: Write>(cfg: &ScanConfig, observer: &Progress, out: W) -> anyhow::Result<(Totals, W)> {
-    let mut streamer = Streamer::new(cfg.format, out)?;
+/// Scans and renders into `out`. A failure to write carries `cannot_write` as its context;
+/// a scan failure says so (it is not a write error, whatever the output).
+fn stream<W: Write>(
+    cfg: &ScanConfig,
+    opts: &ScanOptions,
+    observer: &Progress,
+    out: W,
+    cannot_write: &dyn Fn() -> String,
+) -> anyhow::Result<(Totals, W)> {
+    let mut streamer = Streamer::new(cfg.format, out).with_context(cannot_write)?;
     let totals =
-        kbscan_scan::scan_paths_streaming(&cfg.paths, &cfg.scan, observer, |o| streamer.push(o))
+        kbscan_scan::scan_paths_streaming(&cfg.paths, opts, observer, |o| streamer.push(o))
             .map_err(|e| match e {
                 StreamError::Scan(e) => anyhow::Error::new(e).context("scan failed"),
-                StreamError::Sink(e) => anyhow::Error::new(e),
+                StreamError::Sink(e) => anyhow::Error::new(e).context(cannot_write()),
             })?;
-    let out = streamer.finish(&totals)?;
+    let out = streamer.finish(&totals).with_context(cannot_write)?;
     Ok((totals, out))
 }
 

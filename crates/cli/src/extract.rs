@@ -45,9 +45,17 @@ struct Extractor {
 }
 
 pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
-    let size = fs::metadata(&a.package)
-        .with_context(|| format!("cannot read {}", a.package.display()))?
-        .len();
+    // Decided from metadata, never by opening: `/dev/zero` or a FIFO is refused, not read.
+    let meta =
+        fs::metadata(&a.package).with_context(|| format!("cannot read {}", a.package.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{}: not a regular file ({}); only regular files are read",
+            a.package.display(),
+            kbscan_scan::file_type_name(&meta.file_type())
+        );
+    }
+    let size = meta.len();
     if size > a.limits.max_input_bytes {
         bail!(
             "{}: {size} bytes, more than --max-input-bytes ({})",
@@ -55,8 +63,8 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
             a.limits.max_input_bytes
         );
     }
-    let bytes =
-        fs::read(&a.package).with_context(|| format!("cannot read {}", a.package.display()))?;
+    // The same read as the scan's: checked again on the open handle, capped at the limit.
+    let bytes = kbscan_scan::read_regular_file(&a.package, a.limits.max_input_bytes)?;
     if !matches!(sniff(&bytes), Magic::Cab | Magic::Zip) {
         bail!(
             "{}: not an MSU, CAB or ZIP (no MSCF or PK signature)",
@@ -66,6 +74,9 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
     fs::create_dir_all(&a.dir).with_context(|| format!("cannot create {}", a.dir.display()))?;
     let root = Dir::open_ambient_dir(&a.dir, cap_std::ambient_authority())
         .with_context(|| format!("cannot open {}", a.dir.display()))?;
+    // An existing DIR we cannot write into is a fatal error (exit 2) found before the
+    // first member, not one refusal per member (exit 1).
+    probe_writable(&root).with_context(|| format!("cannot write into {}", a.dir.display()))?;
     let patterns = if a.pattern.is_empty() {
         None
     } else {
@@ -119,7 +130,7 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
     eprintln!(
         "kbscan: {} files written under {}, {} refused",
         ex.written.len(),
-        a.dir.display(),
+        kbscan_report::printable(&a.dir.display().to_string()),
         ex.refused.len()
     );
     Ok(if ex.refused.is_empty() {
@@ -218,6 +229,24 @@ impl Extractor {
             Err(e) => self.refuse(child, "io", format!("cannot write {}: {e}", rel.join("/"))),
         }
     }
+}
+
+/// Creates and removes an empty file in `dir`: the one way to know it is writable that
+/// holds for root too (permission bits do not stop root; a read-only mount or a file
+/// system without files does).
+fn probe_writable(dir: &Dir) -> std::io::Result<()> {
+    for i in 0u32.. {
+        let name = format!(".kbscan-probe-{}-{i}", std::process::id());
+        match dir.open_with(&name, OpenOptions::new().write(true).create_new(true)) {
+            Ok(f) => {
+                drop(f);
+                return dir.remove_file(&name);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && i < 100 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn create_new(dir: &Dir, name: &str, data: Source<'_>) -> std::io::Result<()> {

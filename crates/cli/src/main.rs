@@ -7,6 +7,7 @@ mod args;
 mod baseline_cmd;
 mod common;
 mod extract;
+mod output;
 mod progress;
 
 use args::{Cli, Command};
@@ -38,7 +39,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("kbscan: error: {e:#}");
+            // Messages name paths, which can hold any character: shown escaped.
+            eprintln!(
+                "kbscan: error: {}",
+                kbscan_report::printable(&format!("{e:#}"))
+            );
             ExitCode::from(exit::FATAL)
         }
     }

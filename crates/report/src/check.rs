@@ -6,7 +6,7 @@
 //! output escapes it, and GitHub annotations escape it per the workflow-command rules,
 //! so a hostile file name cannot forge markup or a second annotation.
 
-use crate::RenderError;
+use crate::{printable, RenderError};
 use kbscan_analysis::baseline::{Change, ChangeKind, Changes};
 use serde::Serialize;
 use std::io::Write;
@@ -89,14 +89,14 @@ pub fn text(r: &CheckResult<'_>, out: &mut dyn Write) -> Result<(), RenderError>
         let gate = if r.fails(kind) { "" } else { ", not failing" };
         writeln!(out, "{kind} ({n}{gate}): {}", kind.title())?;
         for c in r.changes.of(kind) {
-            writeln!(out, "  {}", c.key)?;
+            writeln!(out, "  {}", printable(&c.key))?;
             match (&c.before, &c.after) {
                 (Some(b), Some(a)) => {
-                    writeln!(out, "    before: {b}")?;
-                    writeln!(out, "    after:  {a}")?;
+                    writeln!(out, "    before: {}", printable(b))?;
+                    writeln!(out, "    after:  {}", printable(a))?;
                 }
-                (Some(b), None) => writeln!(out, "    was: {b}")?,
-                (None, Some(a)) => writeln!(out, "    now: {a}")?,
+                (Some(b), None) => writeln!(out, "    was: {}", printable(b))?,
+                (None, Some(a)) => writeln!(out, "    now: {}", printable(a))?,
                 (None, None) => {}
             }
         }

@@ -83,7 +83,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
             ),
         );
     } else {
-        match std::fs::read(&f.path) {
+        match f.read_bounded(opts.max_input_bytes) {
             Ok(bytes) => {
                 input.format = format_name(sniff(&bytes)).into();
                 rayon::in_place_scope(|s| {
@@ -93,7 +93,7 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
                 });
                 input.sha256 = cx.input_sha256.take().map(|h| slots.resolve(h));
             }
-            Err(e) => cx.error(&root, ErrorKind::Io, format!("cannot read file: {e}")),
+            Err(e) => cx.error(&root, e.report_kind(), e.to_string()),
         }
     }
     // Any hashing scope has ended, so every job has filled its slot.

@@ -13,6 +13,9 @@
 //!   this crate never asks for a file twice);
 //! - output order is independent of the thread count: results are delivered in input
 //!   order and nothing iterates a hash map into the report;
+//! - only regular files are opened (devices, FIFOs and sockets are listed as skipped,
+//!   never read), each read through a cap of `max_input_bytes`, and nothing the walk
+//!   meets (an unreadable directory, a failed `stat`) ends the run: see `walk`;
 //! - memory is bounded by a reorder window of a few inputs per thread, not by the corpus,
 //!   when the caller consumes [`scan_paths_streaming`] as it goes.
 //!
@@ -34,3 +37,4 @@ pub use pipeline::{
 // The report types live in `kbscan-model` (the API boundary); re-exported so that a
 // caller of the engine needs one crate.
 pub use kbscan_model::*;
+pub use walk::{file_type_name, read_regular_file, FileId, ReadError};

@@ -20,6 +20,9 @@ pub struct ScanOptions {
     /// Decompressed bytes allowed for one input file with everything nested in it; each
     /// input gets its own [`kbscan_archive::limits::Budget`] of this size.
     pub max_package_bytes: u64,
+    /// Files never scanned, by identity (the run's own output and its temporary file);
+    /// they appear nowhere in the report.
+    pub exclude: Vec<crate::walk::FileId>,
 }
 
 impl Default for ScanOptions {
@@ -30,6 +33,7 @@ impl Default for ScanOptions {
             max_depth: MAX_NESTING_DEPTH,
             max_input_bytes: MAX_INPUT_BYTES,
             max_package_bytes: kbscan_archive::limits::DEFAULT_MAX_PACKAGE_BYTES,
+            exclude: Vec::new(),
         }
     }
 }

@@ -25,8 +25,6 @@ impl Observer for SilentObserver {}
 /// Fatal errors: the scan as a whole cannot run. Everything input-specific is a record.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    #[error("cannot read input path: {0}")]
-    Input(#[source] std::io::Error),
     #[error("cannot start worker threads: {0}")]
     Threads(String),
 }
@@ -84,29 +82,13 @@ where
     E: std::error::Error + 'static,
     F: FnMut(InputOutcome) -> Result<(), E>,
 {
-    let (files, skipped) = walk::expand(paths).map_err(ScanError::Input)?;
+    let (files, skipped) = walk::expand(paths, &opts.exclude);
     observer.begin(files.len() as u64, files.iter().map(|f| f.size).sum());
     // Entries the walk could not open as files are inputs too (counted, listed), merged
     // into the path order of the real inputs.
     let mut skipped: std::collections::VecDeque<InputOutcome> = skipped
         .into_iter()
-        .map(|(path, reason)| InputOutcome {
-            input: InputRecord {
-                path,
-                size: 0,
-                sha256: None,
-                format: "none".into(),
-                status: InputStatus::Skipped,
-                packages: 0,
-                errors: 0,
-                ignored: vec![Ignored {
-                    path: String::new(),
-                    reason,
-                }],
-            },
-            packages: Vec::new(),
-            errors: Vec::new(),
-        })
+        .map(walk::Unread::into_outcome)
         .collect();
     skipped
         .make_contiguous()
