@@ -68,7 +68,7 @@ pub const DEFAULT_MAX_HELD_BYTES: u64 = 512 << 20;
 /// from them) one input may produce. Genuine packages hold tens of thousands of files; a
 /// few hundred bytes of overlapping CFFILE entries can name millions, and each record costs
 /// memory downstream (a scan keeps several hundred bytes per file).
-pub const DEFAULT_MAX_RECORDS: u64 = 500_000;
+pub const DEFAULT_MAX_RECORDS: u64 = 300_000;
 /// Default for [`Limits::max_name_len`]: MS-CAB `CB_MAX_FILENAME` is 256; ZIP names in
 /// update bundles are paths of a few hundred bytes. Allow some slack for both.
 pub const DEFAULT_MAX_NAME_LEN: usize = 1_024;

@@ -43,6 +43,8 @@ pub fn scan_options(
         max_depth: limits.max_depth,
         max_input_bytes: limits.max_input_bytes,
         max_package_bytes: limits.max_package_bytes,
+        max_held_bytes: limits.max_held_bytes,
+        max_records: limits.max_records,
         ..Default::default()
     };
     o.limits.max_entries = limits.max_entries;

@@ -38,6 +38,20 @@ impl ReportKind for CabError {
     }
 }
 
+impl ReportKind for kbscan_archive::walker::Issue {
+    fn report_kind(&self) -> ErrorKind {
+        use kbscan_archive::walker::Issue;
+        match self {
+            Issue::CabUnreadable(e) | Issue::CabMember(e) => e.report_kind(),
+            Issue::ZipUnreadable(e) | Issue::ZipMember(e) => e.report_kind(),
+            Issue::UnsafeZipName(_) => ErrorKind::UnsafeMemberName,
+            Issue::DuplicateName { .. } => ErrorKind::DuplicateMemberName,
+            Issue::TooDeep { .. } => ErrorKind::Limit(LimitKind::NestingDepth),
+            Issue::TooManyRecords { .. } => ErrorKind::Limit(LimitKind::Records),
+        }
+    }
+}
+
 impl ReportKind for ZipError {
     fn report_kind(&self) -> ErrorKind {
         match self {

@@ -23,6 +23,7 @@
 //! where the reorder window (4 inputs per thread) never pauses a loop, or at the tail of a
 //! corpus, when every loop has long been taken.
 
+use kbscan_archive::Source;
 use rayon::Scope;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -139,6 +140,36 @@ pub(crate) fn compute(data: &[u8], sha1: bool) -> Digests {
     }
 }
 
+/// Hashes a [`Source`] on the calling thread: in place when it is in memory, else through a
+/// reused 1 MiB buffer of positioned reads (a member spilled to a temporary file, an input
+/// too large to hold). An I/O error leaves an empty digest: the reader that spilled it, or
+/// the walk of the same bytes, reports the failure itself.
+pub(crate) fn compute_source(src: Source<'_>, sha1: bool) -> Digests {
+    if let Some(bytes) = src.as_slice() {
+        return compute(bytes, sha1);
+    }
+    let mut s256 = Sha256::new();
+    let mut s1 = sha1.then(Sha1::new);
+    let mut buf = vec![0u8; (1 << 20).min(src.len() as usize)];
+    let mut pos = 0u64;
+    while pos < src.len() {
+        let n = buf.len().min((src.len() - pos) as usize);
+        let chunk = &mut buf[..n];
+        if src.read_exact_at(pos, chunk).is_err() {
+            return Digests::default();
+        }
+        s256.update(&*chunk);
+        if let Some(h) = &mut s1 {
+            h.update(&*chunk);
+        }
+        pos += n as u64;
+    }
+    Digests {
+        sha256: hex(&s256.finalize()),
+        sha1: s1.map(|h| hex(&h.finalize())),
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -250,16 +281,17 @@ impl<'s, 'scope> Hasher<'s, 'scope> {
         }
     }
 
-    /// The SHA-256 of bytes that outlive the scope (the input file): hashed in place by
-    /// an idle worker, so there is no copy; its slot until then.
-    pub(crate) fn whole(&self, data: &'scope [u8]) -> Sha256Hex {
-        if !self.workers.worth(data.len()) {
-            return Sha256Hex::Ready(compute(data, false).sha256);
+    /// The SHA-256 of bytes that outlive the scope (the input file, in memory or read by
+    /// position): hashed in place by an idle worker, so there is no copy; its slot until then.
+    pub(crate) fn whole(&self, data: Source<'scope>) -> Sha256Hex {
+        let len = usize::try_from(data.len()).unwrap_or(usize::MAX);
+        if !self.workers.worth(len) {
+            return Sha256Hex::Ready(compute_source(data, false).sha256);
         }
         let slot = self.slots.alloc();
         let slots = self.slots;
         self.scope
-            .spawn(move |_| slots.fill(slot, compute(data, false)));
+            .spawn(move |_| slots.fill(slot, compute_source(data, false)));
         Sha256Hex::Slot(slot)
     }
 }

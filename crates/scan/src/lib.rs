@@ -23,6 +23,7 @@
 
 mod convert;
 mod digest;
+mod dispatch;
 mod input;
 mod options;
 mod package;

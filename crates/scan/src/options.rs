@@ -20,6 +20,12 @@ pub struct ScanOptions {
     /// Decompressed bytes allowed for one input file with everything nested in it; each
     /// input gets its own [`kbscan_archive::limits::Budget`] of this size.
     pub max_package_bytes: u64,
+    /// Member bytes one input may hold in memory at once (a
+    /// [`kbscan_archive::limits::MemoryBudget`] per input); larger members are spilled to a
+    /// temporary file, and a larger input is read by position instead of whole.
+    pub max_held_bytes: u64,
+    /// Records (members at every nesting level, decoded delta targets) one input may yield.
+    pub max_records: u64,
     /// Files never scanned, by identity (the run's own output and its temporary file);
     /// they appear nowhere in the report.
     pub exclude: Vec<crate::walk::FileId>,
@@ -33,6 +39,8 @@ impl Default for ScanOptions {
             max_depth: MAX_NESTING_DEPTH,
             max_input_bytes: MAX_INPUT_BYTES,
             max_package_bytes: kbscan_archive::limits::DEFAULT_MAX_PACKAGE_BYTES,
+            max_held_bytes: kbscan_archive::limits::DEFAULT_MAX_HELD_BYTES,
+            max_records: kbscan_archive::limits::DEFAULT_MAX_RECORDS,
             exclude: Vec::new(),
         }
     }

@@ -325,15 +325,11 @@ impl ReadError {
     }
 }
 
-/// Reads the regular file at `path`, at most `max_bytes` of it.
-///
-/// The file is opened without blocking where the platform allows it (`O_NONBLOCK`, so a
-/// FIFO swapped in after the walk does not wait for a writer, and `O_NOCTTY`, so a
-/// terminal swapped in does not become the controlling terminal), then checked on the
-/// open handle (`fstat`): only a regular file is read. At most `max_bytes + 1` bytes are
-/// read, so a file that grows while it is read, or reports a wrong size, is refused with
-/// [`ReadError::TooLarge`] instead of being held whole.
-pub fn read_regular_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+/// Opens the regular file at `path` for reading, without blocking where the platform allows
+/// it, and checks on the open handle that it is a regular file: the first half of
+/// [`read_regular_file`], for inputs read by position instead of whole (larger than the
+/// memory an input may hold). Its length is the metadata's at open time.
+pub fn open_regular_file(path: &Path) -> Result<(File, Metadata), ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
@@ -353,6 +349,23 @@ pub fn read_regular_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadErr
             what: file_type_name(&meta.file_type()),
         });
     }
+    Ok((file, meta))
+}
+
+/// Reads the regular file at `path`, at most `max_bytes` of it.
+///
+/// The file is opened without blocking where the platform allows it (`O_NONBLOCK`, so a
+/// FIFO swapped in after the walk does not wait for a writer, and `O_NOCTTY`, so a
+/// terminal swapped in does not become the controlling terminal), then checked on the
+/// open handle (`fstat`): only a regular file is read. At most `max_bytes + 1` bytes are
+/// read, so a file that grows while it is read, or reports a wrong size, is refused with
+/// [`ReadError::TooLarge`] instead of being held whole.
+pub fn read_regular_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    let io_err = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (file, meta) = open_regular_file(path)?;
     let mut bytes = Vec::new();
     // The size is a hint: the cap below is what bounds the read.
     let hint = usize::try_from(meta.len().min(max_bytes)).unwrap_or(0);

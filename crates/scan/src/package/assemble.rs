@@ -12,7 +12,7 @@ use kbscan_version::Version;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl PackageBuilder<'_> {
-    pub(super) fn finish(mut self) -> Built {
+    pub(crate) fn finish(mut self) -> Built {
         self.settle();
         let hasher = self.hasher;
         self.pkg.files = std::mem::take(&mut self.files)

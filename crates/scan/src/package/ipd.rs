@@ -8,7 +8,7 @@ use super::assemble::push_check;
 use super::{split_component, Member, PackageBuilder};
 use crate::convert::apply_pa30_header;
 use crate::digest::{hex, Sha256Hex};
-use kbscan_archive::NestedPath;
+use kbscan_archive::{NestedPath, Source};
 use kbscan_cbs as cbs;
 use kbscan_model::*;
 use sha1::Sha1;
@@ -149,7 +149,7 @@ impl PackageBuilder<'_> {
     /// RAW targets are stored under their own names (checked by SHA-1 here); PA30/PA19
     /// targets are numbered delta blobs, listed under their real names with what the
     /// index says about them until the delta decoder reads their bytes.
-    pub(super) fn resolve_ipd(&mut self, payload: &NestedPath) {
+    pub(crate) fn resolve_ipd(&mut self, payload: &NestedPath) {
         let Some(pos) = self.cix.iter().position(|(p, _)| p == payload) else {
             return;
         };
@@ -305,8 +305,14 @@ impl PackageBuilder<'_> {
                     // any other member (PE facts, manifests, SHA-256).
                     info.decoded = true;
                     sum.decoded += 1;
-                    let digest = self.digest_member(&t.name, &bytes, false);
-                    self.add_member(&t.name, &bytes, target_path.clone(), false, digest);
+                    let digest = self.digest_member(&t.name, Source::Mem(&bytes), false);
+                    self.add_member(
+                        &t.name,
+                        Source::Mem(&bytes),
+                        target_path.clone(),
+                        false,
+                        digest,
+                    );
                     if let Some(Member { rec, .. }) = self.files.last_mut() {
                         rec.delta = Some(info);
                         checks.append(&mut rec.checks);

@@ -1,37 +1,79 @@
-//! The package walk: [`PackageBuilder`] streams every member of a cabinet once (nested
-//! cabinets inside the callback, while their bytes are in the folder buffer), hashes it
-//! (inline or on an idle worker, see `digest`), classifies it and hands it to its parser.
-//! What the members say is collected here; [`ipd`] resolves Intra-Package Delta targets and
-//! [`assemble`] turns it all into the [`Package`].
+//! One package's members: [`PackageBuilder`] takes every member the container walker hands
+//! the scanner (`crate::dispatch`), hashes it (inline or on an idle worker, see `digest`),
+//! classifies it and hands it to its parser. What the members say is collected here;
+//! [`ipd`] resolves Intra-Package Delta targets and [`assemble`] turns it all into the
+//! [`Package`].
 
 mod assemble;
 mod ipd;
 
 use crate::convert::{err_rec, pe_facts, unattend_info, ReportKind};
 use crate::digest::{self, Offload, Pending, Sha256Hex, Slots};
-use crate::options::{ScanOptions, MAX_NESTING_DEPTH};
+use crate::options::ScanOptions;
 use ipd::MAX_PENDING_DELTA_BYTES;
-use kbscan_archive::cab::{Cabinet, FileEntry};
-use kbscan_archive::limits::Limits;
-use kbscan_archive::{sniff, Magic, NestedPath};
+use kbscan_archive::cab::Cabinet;
+use kbscan_archive::{sniff, Magic, NestedPath, Source};
 use kbscan_cbs as cbs;
 use kbscan_model::*;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A bare PE image (an input file, or a ZIP member) as a package of its one member.
 pub(crate) fn pe_package(
-    bytes: &[u8],
+    bytes: Source<'_>,
     path: &NestedPath,
     hasher: Option<&dyn Offload>,
     sha256: Option<Sha256Hex>,
 ) -> Built {
-    let mut b = PackageBuilder::new(bytes, path, PackageKind::Pe, sha256);
+    let sha256 =
+        sha256.unwrap_or_else(|| Sha256Hex::Ready(digest::compute_source(bytes, false).sha256));
+    let mut b = PackageBuilder::new(bytes.len(), path, PackageKind::Pe, sha256);
     b.hasher = hasher;
     let name = path.last().unwrap_or_default().to_string();
     // The package is this one member: its digest is the package's.
     let digest = b.sha256.clone();
     b.add_member(&name, bytes, path.clone(), false, digest);
     b.finish()
+}
+
+/// What a cabinet's member names say it is: an MSU (outer cabinet with payload cabinets and
+/// properties), a payload cabinet (holds `.mum` or an IPD index) or a plain cabinet.
+pub(crate) fn classify(cab: &Cabinet<'_>) -> PackageKind {
+    let names: Vec<String> = cab
+        .files
+        .iter()
+        .map(|f| f.name.to_ascii_lowercase())
+        .collect();
+    let is_payload = names
+        .iter()
+        .any(|n| is_package_manifest(n) || n == CIX_NAME);
+    let is_msu = !is_payload
+        && names.iter().any(|n| {
+            n.ends_with("-pkgproperties.txt") || (n.ends_with(".cab") && n != "wsusscan.cab")
+        });
+    if is_msu {
+        PackageKind::Msu
+    } else if is_payload {
+        PackageKind::PayloadCab
+    } else {
+        PackageKind::Cabinet
+    }
+}
+
+/// Whether a cabinet is an Intra-Package Delta payload (it holds `_manifest_.cix.xml`).
+pub(crate) fn is_ipd(cab: &Cabinet<'_>) -> bool {
+    cab.files
+        .iter()
+        .any(|f| f.name.eq_ignore_ascii_case(CIX_NAME))
+}
+
+/// A member's bytes for a parser: borrowed when in memory, read back when the walker spilled
+/// it to a temporary file (one member at a time, bounded by `max_entry_bytes`).
+fn bytes_of(data: Source<'_>) -> std::io::Result<Cow<'_, [u8]>> {
+    match data.as_slice() {
+        Some(b) => Ok(Cow::Borrowed(b)),
+        None => data.read_upto(0, usize::try_from(data.len()).unwrap_or(usize::MAX)),
+    }
 }
 
 /// A finished [`Package`] whose own SHA-256 may still be on its way: a package that is the
@@ -102,18 +144,17 @@ pub(crate) struct PackageBuilder<'o> {
 }
 
 impl<'o> PackageBuilder<'o> {
-    /// `sha256` is the package's hash when the caller already has it.
-    fn new(bytes: &[u8], path: &NestedPath, kind: PackageKind, sha256: Option<Sha256Hex>) -> Self {
+    /// A package of `size` bytes at `path` whose own SHA-256 is `sha256` (or its slot).
+    pub(crate) fn new(size: u64, path: &NestedPath, kind: PackageKind, sha256: Sha256Hex) -> Self {
         PackageBuilder {
             opts: None,
             hasher: None,
-            sha256: sha256
-                .unwrap_or_else(|| Sha256Hex::Ready(digest::compute(bytes, false).sha256)),
+            sha256,
             files: Vec::new(),
             pkg: Package {
                 source: path.to_string(),
                 kind,
-                size: bytes.len() as u64,
+                size,
                 sha256: String::new(),
                 kb: None,
                 identity: None,
@@ -144,67 +185,24 @@ impl<'o> PackageBuilder<'o> {
         }
     }
 
-    fn error(&mut self, path: &NestedPath, kind: ErrorKind, message: String) {
+    pub(crate) fn error(&mut self, path: &NestedPath, kind: ErrorKind, message: String) {
         self.pkg.errors.push(err_rec(path, kind, message));
     }
 
-    fn limits(&self) -> Limits {
-        self.opts.map(|o| o.limits.clone()).unwrap_or_default()
+    /// Builds with these options and hands hashing to `hasher`.
+    pub(crate) fn with(mut self, opts: &'o ScanOptions, hasher: Option<&'o dyn Offload>) -> Self {
+        self.opts = Some(opts);
+        self.hasher = hasher;
+        self
     }
 
-    /// A cabinet on disk or in a ZIP: an MSU, a payload CAB or a plain cabinet.
-    pub(crate) fn build(
-        bytes: &[u8],
-        path: &NestedPath,
-        depth: u32,
-        opts: &'o ScanOptions,
-        hasher: Option<&'o dyn Offload>,
-        sha256: Option<Sha256Hex>,
-    ) -> Option<Built> {
-        let limits = &opts.limits;
-        let cab = match Cabinet::parse(bytes, limits) {
-            Ok(c) => c,
-            Err(e) => {
-                let mut b = PackageBuilder::new(bytes, path, PackageKind::Cabinet, sha256);
-                b.error(path, e.report_kind(), format!("cannot read cabinet: {e}"));
-                return Some(b.finish());
-            }
-        };
-        let names: Vec<String> = cab
-            .files
-            .iter()
-            .map(|f| f.name.to_ascii_lowercase())
-            .collect();
-        let is_payload = names
-            .iter()
-            .any(|n| is_package_manifest(n) || n == CIX_NAME);
-        let is_msu = !is_payload
-            && names.iter().any(|n| {
-                n.ends_with("-pkgproperties.txt") || (n.ends_with(".cab") && n != "wsusscan.cab")
-            });
-        let kind = if is_msu {
-            PackageKind::Msu
-        } else if is_payload {
-            PackageKind::PayloadCab
-        } else {
-            PackageKind::Cabinet
-        };
-        let mut b = PackageBuilder::new(bytes, path, kind, sha256);
-        b.opts = Some(opts);
-        b.hasher = hasher;
-        if is_msu {
-            b.walk_cab(&cab, path, depth, true);
-        } else {
-            b.walk_payload(&cab, path, depth);
-        }
-        Some(b.finish())
+    pub(crate) fn kind(&self) -> PackageKind {
+        self.pkg.kind
     }
 
-    fn walk_payload(&mut self, cab: &Cabinet<'_>, path: &NestedPath, depth: u32) {
-        let is_ipd = cab
-            .files
-            .iter()
-            .any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
+    /// Records a payload cabinet (the package's own, or one nested in it) before its
+    /// members arrive.
+    pub(crate) fn begin_payload(&mut self, cab: &Cabinet<'_>, path: &NestedPath) {
         let mut compression: Vec<String> = cab
             .folders
             .iter()
@@ -216,96 +214,61 @@ impl<'o> PackageBuilder<'o> {
             compression,
             folders: cab.folders.len() as u32,
             entries: cab.files.len() as u32,
-            layout: if is_ipd { "ipd".into() } else { "flat".into() },
+            layout: if is_ipd(cab) {
+                "ipd".into()
+            } else {
+                "flat".into()
+            },
             ipd: None,
         });
-        self.walk_cab(cab, path, depth, false);
-        if is_ipd {
-            self.resolve_ipd(path);
+    }
+
+    /// How many member records and errors there are: where a nested container's records
+    /// start, so they can be moved behind the outer container's own.
+    pub(crate) fn marks(&self) -> (usize, usize) {
+        (self.files.len(), self.pkg.errors.len())
+    }
+
+    /// Takes the records and errors added since `marks`.
+    pub(crate) fn take_since(&mut self, (files_at, errors_at): (usize, usize)) -> Nested {
+        Nested {
+            files: self.files.split_off(files_at.min(self.files.len())),
+            errors: self
+                .pkg
+                .errors
+                .split_off(errors_at.min(self.pkg.errors.len())),
         }
     }
 
-    /// Streams every member of `cab` once. `outer` is true for the MSU level, where
-    /// properties, the unattend file and payload cabinets live.
-    fn walk_cab(&mut self, cab: &Cabinet<'_>, path: &NestedPath, depth: u32, outer: bool) {
-        let want_sha1 = cab
-            .files
-            .iter()
-            .any(|f| f.name.eq_ignore_ascii_case(CIX_NAME));
-        // Nested cabinets are walked inside the callback, while their bytes are still in
-        // the folder buffer, so a payload CAB of hundreds of MB is never copied. Their
-        // records are moved behind the outer members afterwards, so the report lists a
-        // container's own members first whatever the nesting.
-        let mut nested_files = Vec::new();
-        let mut nested_errors = Vec::new();
-        let max_depth = self.opts.map(|o| o.max_depth).unwrap_or(MAX_NESTING_DEPTH);
-        let limits = self.limits();
-        let errors = cab.for_each_file(&mut |entry: &FileEntry, data: &[u8]| {
-            let child = path.child(&entry.name);
-            let is_cab = sniff(data) == Magic::Cab;
-            let scan_metadata = outer && entry.name.eq_ignore_ascii_case("wsusscan.cab");
-            let walk_nested = is_cab && !scan_metadata && depth < max_depth;
-            // A nested cabinet's bytes stay alive while it is walked, so an idle worker
-            // can hash them in place meanwhile (a payload CAB is most of an MSU).
-            let join =
-                walk_nested && !want_sha1 && self.hasher.is_some_and(|h| h.join_worth(data.len()));
-            let digest = if join {
-                // Computed alongside the nested walk below.
-                Sha256Hex::Ready(String::new())
-            } else {
-                self.digest_member(&entry.name, data, want_sha1)
-            };
-            let rec_at = self.files.len();
-            self.add_member(&entry.name, data, child.clone(), outer, digest);
-            if !is_cab || scan_metadata {
-                return;
-            }
-            let (files_at, errors_at) = (self.files.len(), self.pkg.errors.len());
-            if !walk_nested {
-                self.error(
-                    &child,
-                    ErrorKind::Limit(LimitKind::NestingDepth),
-                    "cabinets nest deeper than the nesting limit (max_depth)".into(),
-                );
-            } else if join {
-                let ((), d) = rayon::join(
-                    || self.walk_nested(data, &child, depth, &limits),
-                    || digest::compute(data, false),
-                );
-                if let Some(m) = self.files.get_mut(rec_at) {
-                    m.sha256 = Sha256Hex::Ready(d.sha256);
-                }
-            } else {
-                self.walk_nested(data, &child, depth, &limits);
-            }
-            nested_files.extend(self.files.drain(files_at..));
-            nested_errors.extend(self.pkg.errors.drain(errors_at..));
-        });
-        for (idx, e) in errors {
-            let name = cab.files.get(idx).map(|f| f.name.as_str()).unwrap_or("?");
-            self.error(&path.child(name), e.report_kind(), e.to_string());
-        }
-        self.files.extend(nested_files);
-        self.pkg.errors.extend(nested_errors);
+    /// Puts records taken by [`Self::take_since`] back at the end.
+    pub(crate) fn append(&mut self, n: Nested) {
+        self.files.extend(n.files);
+        self.pkg.errors.extend(n.errors);
     }
 
-    fn walk_nested(&mut self, data: &[u8], child: &NestedPath, depth: u32, limits: &Limits) {
-        match Cabinet::parse(data, limits) {
-            Ok(sub) => self.walk_payload(&sub, child, depth + 1),
-            Err(e) => self.error(
-                child,
-                e.report_kind(),
-                format!("cannot read nested cabinet: {e}"),
-            ),
+    /// Fills in the digest of the member at `index` (computed beside a nested walk).
+    pub(crate) fn set_digest(&mut self, index: usize, sha256: String) {
+        if let Some(m) = self.files.get_mut(index) {
+            m.sha256 = Sha256Hex::Ready(sha256);
         }
+    }
+
+    pub(crate) fn member_count(&self) -> usize {
+        self.files.len()
     }
 
     /// The SHA-256 of a member (or the slot it will arrive in), and in IPD payloads its
     /// SHA-1, queued for [`Self::settle`].
-    fn digest_member(&mut self, name: &str, data: &[u8], want_sha1: bool) -> Sha256Hex {
-        let got = match self.hasher {
-            Some(h) => h.member(data, want_sha1),
-            None => Pending::Ready(digest::compute(data, want_sha1)),
+    pub(crate) fn digest_member(
+        &mut self,
+        name: &str,
+        data: Source<'_>,
+        want_sha1: bool,
+    ) -> Sha256Hex {
+        let got = match (self.hasher, data.as_slice()) {
+            (Some(h), Some(bytes)) => h.member(bytes, want_sha1),
+            // A spilled member is read back by position on this thread.
+            _ => Pending::Ready(digest::compute_source(data, want_sha1)),
         };
         match got {
             Pending::Ready(d) => {
@@ -347,23 +310,23 @@ impl<'o> PackageBuilder<'o> {
     }
 
     /// Records one member with its digest (or the slot it will arrive in).
-    fn add_member(
+    pub(crate) fn add_member(
         &mut self,
         name: &str,
-        data: &[u8],
+        src: Source<'_>,
         path: NestedPath,
         outer: bool,
         sha256: Sha256Hex,
     ) {
         let lower = name.to_ascii_lowercase();
-        let magic = sniff(data);
+        let magic = src.read_upto(0, 8).map_or(Magic::Unknown, |h| sniff(&h));
         let (component, base) = split_component(name);
         let mut rec = FileRecord {
             path: path.to_string(),
             name: base.to_string(),
             kind: FileKind::Other,
             component: component.map(str::to_string),
-            size: data.len() as u64,
+            size: src.len(),
             // Written from `sha256` when the package is finished (`Member::finish`).
             sha256: String::new(),
             versions: FileVersions::default(),
@@ -374,6 +337,38 @@ impl<'o> PackageBuilder<'o> {
         if let Some(key) = component.and_then(cbs::parse_component_key) {
             rec.versions.folder = key.version;
         }
+        // A container is walked from where it is and needs no parser here unless its name
+        // says it is XML; everything else is parsed from memory (read back if the walker
+        // spilled it to a temporary file).
+        let parsed_by_name = (outer
+            && (lower.ends_with("-pkgproperties.txt") || lower.ends_with(".xml")))
+            || lower == CIX_NAME
+            || ((is_package_manifest(&lower) || lower.ends_with(".manifest"))
+                && component.is_none());
+        if matches!(magic, Magic::Cab | Magic::Zip) && !parsed_by_name {
+            rec.kind = if lower.ends_with(".cat") {
+                FileKind::Catalog
+            } else if magic == Magic::Cab {
+                FileKind::Cabinet
+            } else {
+                FileKind::Other
+            };
+            self.files.push(Member { rec, sha256 });
+            return;
+        }
+        let data = match bytes_of(src) {
+            Ok(d) => d,
+            Err(e) => {
+                self.error(
+                    &path,
+                    ErrorKind::CabIo,
+                    format!("cannot read the member back from its temporary file: {e}"),
+                );
+                self.files.push(Member { rec, sha256 });
+                return;
+            }
+        };
+        let data: &[u8] = &data;
         if outer && lower.ends_with("-pkgproperties.txt") {
             rec.kind = FileKind::Properties;
             match cbs::parse_pkg_properties(data) {
@@ -482,7 +477,21 @@ impl<'o> PackageBuilder<'o> {
     }
 }
 
-const CIX_NAME: &str = "_manifest_.cix.xml";
+/// Records of a nested container, held back to follow the outer container's own.
+#[derive(Default)]
+pub(crate) struct Nested {
+    files: Vec<Member>,
+    errors: Vec<ErrorRecord>,
+}
+
+impl Nested {
+    pub(crate) fn extend(&mut self, other: Nested) {
+        self.files.extend(other.files);
+        self.errors.extend(other.errors);
+    }
+}
+
+pub(crate) const CIX_NAME: &str = "_manifest_.cix.xml";
 
 fn is_package_manifest(lower_name: &str) -> bool {
     lower_name.ends_with(".mum")
