@@ -14,6 +14,7 @@ use kbscan_model::*;
 use sha1::Sha1;
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Most PA30 blob bytes one package keeps (copied out of the folder buffer while the
 /// payload streams) for decoding once the container index is known. Blobs beyond it
@@ -88,13 +89,17 @@ fn decode_target(
     payload: &NestedPath,
     t: &cbs::CixFile,
     basis: Option<&[u8]>,
-) -> Result<Vec<u8>, TargetFailure> {
+) -> Result<Option<Vec<u8>>, TargetFailure> {
     let source = t.delta.as_ref().and_then(|d| d.source.as_ref());
-    let mut md5_verified = false;
-    let bytes = match source {
-        None => basis
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| TargetFailure::quiet("copy without a basis".into()))?,
+    // A copy is verified in place and shares its basis's bytes (`None`): a table of
+    // thousands of copies of one basis costs hashing, not memory.
+    let (decoded, md5_verified) = match source {
+        None => {
+            if basis.is_none() {
+                return Err(TargetFailure::quiet("copy without a basis".into()));
+            }
+            (None, false)
+        }
         Some(src) => {
             let key = payload
                 .child(&src.source_name)
@@ -111,9 +116,12 @@ fn decode_target(
             };
             let d = kbscan_msdelta::apply(blob, basis)
                 .map_err(|e| TargetFailure::quiet(format!("{}: {e}", e.kind())))?;
-            md5_verified = d.md5_verified;
-            d.data
+            (Some(d.data), d.md5_verified)
         }
+    };
+    let bytes: &[u8] = match &decoded {
+        Some(v) => v,
+        None => basis.unwrap_or_default(),
     };
     let sha1_expected = match (&t.hash, t.hash_alg.as_deref()) {
         (Some(h), None) => Some(h),
@@ -122,7 +130,7 @@ fn decode_target(
     };
     match sha1_expected {
         Some(expected) => {
-            let actual = Sha1::digest(&bytes);
+            let actual = Sha1::digest(bytes);
             if actual[..] != expected[..] {
                 return Err(TargetFailure {
                     message: format!(
@@ -141,7 +149,7 @@ fn decode_target(
         }
         None => {}
     }
-    Ok(bytes)
+    Ok(decoded)
 }
 
 impl PackageBuilder<'_> {
@@ -209,6 +217,19 @@ impl PackageBuilder<'_> {
                     (Some(_), None) => {}
                 }
                 continue;
+            }
+            // Every listed target is a record of the input, like a member: a table of
+            // millions of copies stops at the input's record budget.
+            if let Some(records) = self.opts.and_then(|o| o.limits.records.as_ref()) {
+                if records.take(1).is_err() {
+                    let max = records.max();
+                    self.error(
+                        &target_path,
+                        ErrorKind::Limit(LimitKind::Records),
+                        format!("limit max_records exceeded: more than {max} records in one input; this and later targets of the payload are not listed"),
+                    );
+                    break;
+                }
             }
             match kind {
                 Format::Pa30 => sum.pa30 += 1,
@@ -393,8 +414,10 @@ impl PackageBuilder<'_> {
         &mut self,
         payload: &NestedPath,
         index: &cbs::ContainerIndex,
-    ) -> BTreeMap<usize, Result<Vec<u8>, String>> {
+    ) -> BTreeMap<usize, Result<Arc<Vec<u8>>, String>> {
         let files = &index.files;
+        let budget = self.opts.and_then(|o| o.limits.package_budget.clone());
+        let mut over_budget = false;
         let by_id: BTreeMap<u32, usize> = files
             .iter()
             .enumerate()
@@ -408,7 +431,7 @@ impl PackageBuilder<'_> {
             None => false,
         };
         let parallel = self.hasher.is_some_and(|h| h.idle_workers());
-        let mut done: BTreeMap<usize, Result<Vec<u8>, String>> = BTreeMap::new();
+        let mut done: BTreeMap<usize, Result<Arc<Vec<u8>>, String>> = BTreeMap::new();
         let mut pending: Vec<usize> = (0..files.len())
             .filter(|&i| is_candidate(&files[i]))
             .collect();
@@ -457,10 +480,10 @@ impl PackageBuilder<'_> {
                 let mut expected = 0u64;
                 while let Some(&(i, b)) = rest.get(n) {
                     let size = self.expected_size(payload, &files[i], b.and_then(|b| done.get(&b)));
-                    if n > 0 && expected + size > DECODE_BATCH_BYTES {
+                    if n > 0 && expected.saturating_add(size) > DECODE_BATCH_BYTES {
                         break;
                     }
-                    expected += size;
+                    expected = expected.saturating_add(size);
                     n += 1;
                 }
                 let (batch, tail) = rest.split_at(n);
@@ -481,34 +504,63 @@ impl PackageBuilder<'_> {
                     };
                     decode_target(blobs, headers, payload, &files[i], basis)
                 };
-                let results: Vec<Result<Vec<u8>, TargetFailure>> = if parallel && batch.len() > 1 {
-                    use rayon::prelude::*;
-                    batch.par_iter().map(one).collect()
-                } else {
-                    batch.iter().map(one).collect()
-                };
-                for (&(i, _), r) in batch.iter().zip(results) {
-                    let size = files[i].length.unwrap_or(0);
-                    let result = if held + size > MAX_IPD_DECODED_BYTES {
-                        Err(format!(
-                            "not decoded: the payload's decoded targets would exceed MAX_IPD_DECODED_BYTES ({MAX_IPD_DECODED_BYTES} bytes)"
-                        ))
+                let results: Vec<Result<Option<Vec<u8>>, TargetFailure>> =
+                    if parallel && batch.len() > 1 {
+                        use rayon::prelude::*;
+                        batch.par_iter().map(one).collect()
                     } else {
-                        match r {
-                            Ok(v) => {
-                                held += v.len() as u64;
-                                Ok(v)
-                            }
-                            Err(f) => {
-                                if f.report {
+                        batch.iter().map(one).collect()
+                    };
+                for (&(i, b), r) in batch.iter().zip(results) {
+                    let result = match r {
+                        Ok(fresh) => {
+                            // Admission by the bytes actually produced (the index's length
+                            // is the attacker's word): fresh bytes count against what the
+                            // payload holds, every target's bytes against the input's
+                            // package budget, copies included.
+                            let shared = b.and_then(|b| match done.get(&b) {
+                                Some(Ok(v)) => Some(Arc::clone(v)),
+                                _ => None,
+                            });
+                            let fresh_len = fresh.as_ref().map_or(0, |v| v.len() as u64);
+                            let bytes = match (fresh, shared) {
+                                (Some(v), _) => Some(Arc::new(v)),
+                                (None, s) => s,
+                            };
+                            let len = bytes.as_ref().map_or(0, |v| v.len() as u64);
+                            if held.saturating_add(fresh_len) > MAX_IPD_DECODED_BYTES {
+                                Err(format!(
+                                    "not decoded: the payload's decoded targets would exceed MAX_IPD_DECODED_BYTES ({MAX_IPD_DECODED_BYTES} bytes)"
+                                ))
+                            } else if let Some(Err(total)) = budget.as_ref().map(|g| g.take(len)) {
+                                let max = budget.as_ref().map_or(0, |g| g.max());
+                                if !over_budget {
+                                    over_budget = true;
                                     self.error(
-                                        &payload.child(&files[i].name),
-                                        ErrorKind::IpdHashMismatch,
-                                        f.message.clone(),
+                                        payload,
+                                        ErrorKind::Limit(LimitKind::PackageBytes),
+                                        format!(
+                                            "limit max_package_bytes exceeded: decoded IPD targets bring the input to {total} > {max} bytes; this and later targets are not decoded"
+                                        ),
                                     );
                                 }
-                                Err(f.message)
+                                Err(format!(
+                                    "not decoded: limit max_package_bytes ({max} bytes) reached"
+                                ))
+                            } else {
+                                held = held.saturating_add(fresh_len);
+                                bytes.ok_or_else(|| "copy of a basis that was not decoded".into())
                             }
+                        }
+                        Err(f) => {
+                            if f.report {
+                                self.error(
+                                    &payload.child(&files[i].name),
+                                    ErrorKind::IpdHashMismatch,
+                                    f.message.clone(),
+                                );
+                            }
+                            Err(f.message)
                         }
                     };
                     done.insert(i, result);
@@ -531,7 +583,7 @@ impl PackageBuilder<'_> {
         &self,
         payload: &NestedPath,
         t: &cbs::CixFile,
-        basis: Option<&Result<Vec<u8>, String>>,
+        basis: Option<&Result<Arc<Vec<u8>>, String>>,
     ) -> u64 {
         match t.delta.as_ref().and_then(|d| d.source.as_ref()) {
             Some(src) => {
