@@ -4,49 +4,11 @@
 //! Ground truth comes from `kbscan_fixtures::corpus::packages()` (the table the corpus
 //! is generated from) and from an independent PE parser (`pelite`), never from kbscan.
 
+use crate::util::{kbscan, require, root, scan_json, tempdir};
 use kbscan_fixtures::corpus::{self, Arch, Location, PackageSpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn shared_real() -> Option<PathBuf> {
-    let p = root().join("../shared/real");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: ../shared/real is not present; real-package checks not run");
-        None
-    }
-}
-
-#[track_caller]
-fn kbscan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run kbscan")
-}
-
-#[track_caller]
-fn scan_json(args: &[&str]) -> (Value, i32) {
-    let mut a = vec!["scan", "--format", "json", "--quiet"];
-    a.extend_from_slice(args);
-    let out = kbscan(&a);
-    let code = out.status.code().expect("exit code");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (v, code)
-}
+use std::process::Command;
 
 fn packages(v: &Value) -> &Vec<Value> {
     v["packages"].as_array().expect("packages array")
@@ -256,7 +218,7 @@ fn json_is_identical_for_any_thread_count() {
 fn hashing_on_idle_workers_gives_the_inline_digests() {
     use kbscan_fixtures::bench::{self, BenchConfig};
     use sha2::{Digest, Sha256};
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let cfg = BenchConfig {
         packages: 2,
         lzx_share: 0.5,
@@ -312,7 +274,9 @@ fn hashing_on_idle_workers_gives_the_inline_digests() {
         assert!(run(j) == inline, "-j {j} gives other JSON than -j 1");
     }
     // Genuine IPD payloads: SHA-1 of every member too, and PA30 targets decoded in parallel.
-    let Some(real) = shared_real() else { return };
+    let Some(real) = require::shared_real() else {
+        return;
+    };
     let (msu, cab) = (real.join("msu"), real.join("cab"));
     let run = |j: &str| {
         let out = kbscan(&[
@@ -430,7 +394,7 @@ fn other_formats_render() {
     assert!(t.lines().next().unwrap().starts_with("KB"), "{t}");
     assert!(t.contains("KB4489878"));
 
-    let out = tempfile::tempdir().unwrap();
+    let out = tempdir();
     let file = out.path().join("r.json");
     let o = kbscan(&[
         "scan",
@@ -474,7 +438,9 @@ fn corpus_regenerates_byte_for_byte() {
 
 #[test]
 fn real_packages_scan_without_crash_and_every_file_is_counted() {
-    let Some(real) = shared_real() else { return };
+    let Some(real) = require::shared_real() else {
+        return;
+    };
     let real_s = real.to_str().unwrap();
     let (v, code) = scan_json(&[real_s]);
     assert!(code == 0 || code == 1, "no fatal error");
@@ -548,7 +514,7 @@ fn walk_count(dir: &Path) -> usize {
 
 #[test]
 fn wim_and_psf_are_reported_unsupported_not_skipped() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let mut wim = b"MSWIM\0\0\0".to_vec();
     wim.resize(256, 0);
     std::fs::write(dir.path().join("install.wim"), &wim).unwrap();
@@ -621,7 +587,7 @@ fn streamed_json_equals_the_collected_report() {
 /// JSON Lines list each input before what it produced.
 #[test]
 fn output_file_is_complete_and_jsonl_is_grouped_by_input() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let out_path = dir.path().join("scan.jsonl");
     let out = kbscan(&[
         "scan",
@@ -761,7 +727,7 @@ fn streaming_scan_holds_at_most_one_reorder_window() {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let src = std::fs::read(root().join("corpus/synthetic/win7sp1/Windows6.1-KB4489878-x64.msu"))
         .unwrap();
     for i in 0..40 {
@@ -801,9 +767,9 @@ fn streaming_scan_holds_at_most_one_reorder_window() {
 #[test]
 fn output_to_a_fifo_is_written_in_place() {
     use std::os::unix::fs::FileTypeExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let fifo = dir.path().join("report.fifo");
-    let made = std::process::Command::new("mkfifo")
+    let made = Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .expect("run mkfifo");
@@ -842,7 +808,7 @@ fn output_to_a_fifo_is_written_in_place() {
 #[cfg(unix)]
 #[test]
 fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let real = dir.path().join("real.json");
     let link = dir.path().join("link.json");
     std::fs::write(&real, "old").unwrap();

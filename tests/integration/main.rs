@@ -11,3 +11,4 @@ mod extract;
 mod html;
 mod ipd;
 mod report;
+mod util;
