@@ -1,6 +1,8 @@
 //! The clap definition and its translation into a validated [`ScanConfig`].
 
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kbscan_scan::ScanOptions;
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "EXIT CODES:
@@ -314,7 +316,7 @@ pub struct ScanConfig {
 
 impl ScanArgs {
     pub fn into_config(self) -> anyhow::Result<ScanConfig> {
-        let scan = crate::common::scan_options(self.threads, &self.limits, &self.paths)?;
+        let scan = scan_options(self.threads, &self.limits, &self.paths)?;
         Ok(ScanConfig {
             format: match self.format {
                 OutFormat::Table => kbscan_report::Format::Table,
@@ -328,6 +330,37 @@ impl ScanArgs {
             scan,
         })
     }
+}
+
+/// A thread count of at least one and paths that exist: checked before any work so a
+/// typo fails in milliseconds with exit 2.
+pub fn scan_options(
+    threads: Option<usize>,
+    limits: &LimitArgs,
+    paths: &[PathBuf],
+) -> anyhow::Result<ScanOptions> {
+    if threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    if limits.max_entries == 0 {
+        bail!("--max-entries must be at least 1");
+    }
+    for p in paths {
+        if !p.exists() {
+            bail!("no such file or directory: {}", p.display());
+        }
+    }
+    let mut o = ScanOptions {
+        threads,
+        max_depth: limits.max_depth,
+        max_input_bytes: limits.max_input_bytes,
+        max_package_bytes: limits.max_package_bytes,
+        ..Default::default()
+    };
+    o.limits.max_entries = limits.max_entries;
+    o.limits.max_entry_bytes = limits.max_entry_bytes;
+    o.limits.max_total_bytes = limits.max_total_bytes;
+    Ok(o)
 }
 
 #[cfg(test)]

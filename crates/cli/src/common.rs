@@ -1,45 +1,14 @@
-//! What every subcommand shares: argument checks before scanning, the scan with its
-//! progress bar, writing the output, and the exit code for failed inputs.
+//! What every subcommand shares: the scan with its progress bar, writing the output,
+//! and the exit code for failed inputs.
 
-use crate::args::{LimitArgs, ScanConfig};
+use crate::args::ScanConfig;
 use crate::exit;
 use crate::progress::Progress;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use kbscan_report::{RenderError, Streamer};
 use kbscan_scan::{ScanOptions, ScanReport, StreamError, Totals};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-
-/// A thread count of at least one and paths that exist: checked before any work so a
-/// typo fails in milliseconds with exit 2.
-pub fn scan_options(
-    threads: Option<usize>,
-    limits: &LimitArgs,
-    paths: &[PathBuf],
-) -> anyhow::Result<ScanOptions> {
-    if threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
-    if limits.max_entries == 0 {
-        bail!("--max-entries must be at least 1");
-    }
-    for p in paths {
-        if !p.exists() {
-            bail!("no such file or directory: {}", p.display());
-        }
-    }
-    let mut o = ScanOptions {
-        threads,
-        max_depth: limits.max_depth,
-        max_input_bytes: limits.max_input_bytes,
-        max_package_bytes: limits.max_package_bytes,
-        ..Default::default()
-    };
-    o.limits.max_entries = limits.max_entries;
-    o.limits.max_entry_bytes = limits.max_entry_bytes;
-    o.limits.max_total_bytes = limits.max_total_bytes;
-    Ok(o)
-}
 
 /// `kbscan scan`: renders each input as soon as it and all before it are scanned, so
 /// memory does not grow with the corpus. With `-o` naming a regular file, the report goes
