@@ -1,7 +1,8 @@
 //! Applying a PA30 delta: decode the patch buffer, undo the output transforms, verify
 //! the target hash. Bytes leave this module only when their hash matched.
 
-use crate::lzx::{self, BodyError};
+use crate::body::BodyError;
+use crate::lzx;
 use crate::rift::RiftEntry;
 use crate::{limits, names, parse_framing, DeltaError, Pa30Header, CALG_MD5};
 use md5::{Digest, Md5};
