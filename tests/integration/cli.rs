@@ -230,11 +230,7 @@ fn hashing_on_idle_workers_gives_the_inline_digests() {
         let bytes = bench::msu(&p);
         let path = dir.path().join(p.msu_name());
         std::fs::write(&path, &bytes).unwrap();
-        let hex: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        want.push(hex);
+        want.push(hex::encode(Sha256::digest(&bytes)));
     }
     let d = dir.path().to_str().unwrap();
     let run = |j: &str| {

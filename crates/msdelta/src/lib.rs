@@ -270,12 +270,7 @@ impl Pa30Header {
 
     /// The target hash as lower-case hex.
     pub fn hash_hex(&self) -> String {
-        use std::fmt::Write;
-        let mut s = String::with_capacity(self.hash.len() * 2);
-        for b in &self.hash {
-            let _ = write!(s, "{b:02x}");
-        }
-        s
+        hex::encode(&self.hash)
     }
 }
 
