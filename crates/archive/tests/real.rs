@@ -1,25 +1,14 @@
 //! Cabinets made by others (`shared/real/`, see its README for provenance), checked against
-//! `cabextract`. Skips with a message when the data or cabextract is absent.
+//! `cabextract`. Skips with a message when the data or cabextract is absent (fails instead
+//! under `KBSCAN_REQUIRE_TOOLS=1`).
 
-mod common;
-use common::real_dir;
+use kbscan_fixtures::require;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 use kbscan_archive::cab::Cabinet;
 use kbscan_archive::Limits;
-
-fn have_cabextract() -> bool {
-    let ok = Command::new("cabextract")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIP: cabextract not installed");
-    }
-    ok
-}
 
 /// Our walk: name -> bytes for delivered files (last wins on duplicates), plus errors.
 struct Ours {
@@ -108,8 +97,10 @@ fn assert_matches_cabextract(path: &Path, ours: &Ours, allowed_missing: bool) ->
 
 #[test]
 fn genuine_payload_cabs_match_cabextract() {
-    let Some(dir) = real_dir() else { return };
-    if !have_cabextract() {
+    let Some(dir) = require::shared_real() else {
+        return;
+    };
+    if !require::tool("cabextract") {
         return;
     }
     for name in [
@@ -139,8 +130,10 @@ fn genuine_payload_cabs_match_cabextract() {
 
 #[test]
 fn genuine_msu_outer_and_payload_match_cabextract() {
-    let Some(dir) = real_dir() else { return };
-    if !have_cabextract() {
+    let Some(dir) = require::shared_real() else {
+        return;
+    };
+    if !require::tool("cabextract") {
         return;
     }
     let path = dir.join("msu/Windows6.1-KB2999226-x64.msu");
@@ -301,9 +294,11 @@ const CABEXTRACT_EXTRACTS_MORE: &[&str] = &[
 
 #[test]
 fn libmspack_test_cabinets() {
-    let Some(dir) = real_dir() else { return };
+    let Some(dir) = require::shared_real() else {
+        return;
+    };
     let dir = dir.join("libmspack");
-    let cabextract_ok = have_cabextract();
+    let cabextract_ok = require::tool("cabextract");
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .expect("read libmspack dir")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -351,7 +346,9 @@ fn libmspack_test_cabinets() {
 /// panic; the defensive `catch_unwind` around it must therefore never fire.
 #[test]
 fn libmspack_single_byte_corruptions() {
-    let Some(dir) = real_dir() else { return };
+    let Some(dir) = require::shared_real() else {
+        return;
+    };
     let mut runs = 0u64;
     let mut panics = 0u64;
     for (name, _) in LIBMSPACK {
@@ -400,7 +397,9 @@ fn without_checksums(bytes: &[u8]) -> Option<Vec<u8>> {
 /// or LZX (kbscan-lzx): decode errors are fine, panics (even caught ones) and hangs are not.
 #[test]
 fn codec_corruptions_reach_decoders_without_panic() {
-    let Some(dir) = real_dir() else { return };
+    let Some(dir) = require::shared_real() else {
+        return;
+    };
     let mut runs = 0u64;
     let mut panics = 0u64;
     let mut decode_errors = 0u64;

@@ -1,9 +1,10 @@
 //! Genuine Microsoft packages from `../shared/real` (see its README for provenance).
 //! They are never copied into the repository: each test extracts what it needs with
 //! `cabextract` into a temporary directory, and skips (saying why) when either the
-//! samples or `cabextract` are missing.
+//! samples or `cabextract` are missing; under `KBSCAN_REQUIRE_TOOLS=1` that is a failure.
 
 use kbscan_cbs::*;
+use kbscan_fixtures::require;
 use sha1::{Digest, Sha1};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,27 +13,10 @@ fn real_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real")
 }
 
-fn cabextract_available() -> bool {
-    Command::new("cabextract")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Extracts `cab` into `into`; `false` (after printing why) when it cannot.
+/// Extracts `cab` into `into`; `false` (after printing why) when the sample or `cabextract`
+/// is missing (see [`require`]).
 fn extract(cab: &Path, into: &Path) -> bool {
-    if !cab.is_file() {
-        eprintln!(
-            "SKIP: {} not found (real samples live in ../shared/real)",
-            cab.display()
-        );
-        return false;
-    }
-    if !cabextract_available() {
-        eprintln!(
-            "SKIP: cabextract not installed; cannot extract {}",
-            cab.display()
-        );
+    if !require::samples(cab) || !require::tool("cabextract") {
         return false;
     }
     let out = Command::new("cabextract")

@@ -1,8 +1,8 @@
 //! `kbscan report` and `kbscan history`: scan, analyse, render. The clap structs live in
 //! `args.rs`; this file turns them into validated configs and runs them.
 
-use crate::args::{HistoryArgs, HistoryFormatArg, ReportArgs, ReportFormatArg};
-use crate::common::{emit, exit_code, scan, scan_options};
+use crate::args::{scan_options, HistoryArgs, HistoryFormatArg, ReportArgs, ReportFormatArg};
+use crate::common::{emit, exit_code, scan};
 use anyhow::{bail, Context};
 use kbscan_analysis::CeilingRules;
 use kbscan_report::analysis::{ChartFiles, HistoryFormat, ReportFormat};

@@ -1,7 +1,9 @@
 //! The clap definition and its translation into a validated [`ScanConfig`].
 
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use kbscan_scan::ScanOptions;
+use std::path::{Path, PathBuf};
 
 const EXIT_CODES: &str = "EXIT CODES:
   0  every input was read without error
@@ -314,7 +316,7 @@ pub struct ScanConfig {
 
 impl ScanArgs {
     pub fn into_config(self) -> anyhow::Result<ScanConfig> {
-        let scan = crate::common::scan_options(
+        let scan = scan_options(
             self.threads,
             &self.limits,
             &self.paths,
@@ -333,6 +335,50 @@ impl ScanArgs {
             scan,
         })
     }
+}
+
+/// A thread count of at least one and paths that exist: checked before any work so a
+/// typo fails in milliseconds with exit 2.
+pub fn scan_options(
+    threads: Option<usize>,
+    limits: &LimitArgs,
+    paths: &[PathBuf],
+    output: Option<&Path>,
+) -> anyhow::Result<ScanOptions> {
+    if threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    if limits.max_entries == 0 {
+        bail!("--max-entries must be at least 1");
+    }
+    for p in paths {
+        // A name that is not there is a usage error; any other failure to look at it
+        // (a loop of links, a name too long) is the scan's to report as a failed input.
+        if let Err(e) = std::fs::metadata(p) {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) {
+                bail!("no such file or directory: {}", p.display());
+            }
+        }
+    }
+    let mut o = ScanOptions {
+        threads,
+        max_depth: limits.max_depth,
+        max_input_bytes: limits.max_input_bytes,
+        max_package_bytes: limits.max_package_bytes,
+        max_held_bytes: limits.max_held_bytes,
+        max_records: limits.max_records,
+        ..Default::default()
+    };
+    o.limits.max_entries = limits.max_entries;
+    o.limits.max_entry_bytes = limits.max_entry_bytes;
+    o.limits.max_total_bytes = limits.max_total_bytes;
+    if let Some(id) = output.and_then(|p| kbscan_scan::FileId::of_path(p).ok()) {
+        o.exclude.push(id);
+    }
+    Ok(o)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 //! against the baseline: a corpus that deliberately holds broken packages can be gated.
 
 use crate::analyze::load_ceilings;
-use crate::args::{BaselineArgs, CheckArgs, CheckFormatArg};
-use crate::common::{emit, scan_options};
+use crate::args::{scan_options, BaselineArgs, CheckArgs, CheckFormatArg};
+use crate::common::emit;
 use crate::exit;
 use crate::progress::Progress;
 use anyhow::Context;

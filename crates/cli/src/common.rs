@@ -1,60 +1,15 @@
-//! What every subcommand shares: argument checks before scanning, the scan with its
-//! progress bar, writing the output, and the exit code for failed inputs.
+//! What every subcommand shares: the scan with its progress bar, writing the output,
+//! and the exit code for failed inputs.
 
-use crate::args::{LimitArgs, ScanConfig};
+use crate::args::ScanConfig;
 use crate::exit;
 use crate::output::Staged;
 use crate::progress::Progress;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use kbscan_report::{RenderError, Streamer};
-use kbscan_scan::{FileId, ScanOptions, ScanReport, StreamError, Totals};
+use kbscan_scan::{ScanOptions, ScanReport, StreamError, Totals};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-
-/// A thread count of at least one and paths that exist: checked before any work so a
-/// typo fails in milliseconds with exit 2. `output` (the `-o` file, when it exists) is
-/// never an input of the run that writes it.
-pub fn scan_options(
-    threads: Option<usize>,
-    limits: &LimitArgs,
-    paths: &[PathBuf],
-    output: Option<&Path>,
-) -> anyhow::Result<ScanOptions> {
-    if threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
-    if limits.max_entries == 0 {
-        bail!("--max-entries must be at least 1");
-    }
-    for p in paths {
-        // A name that is not there is a usage error; any other failure to look at it
-        // (a loop of links, a name too long) is the scan's to report as a failed input.
-        if let Err(e) = std::fs::metadata(p) {
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) {
-                bail!("no such file or directory: {}", p.display());
-            }
-        }
-    }
-    let mut o = ScanOptions {
-        threads,
-        max_depth: limits.max_depth,
-        max_input_bytes: limits.max_input_bytes,
-        max_package_bytes: limits.max_package_bytes,
-        max_held_bytes: limits.max_held_bytes,
-        max_records: limits.max_records,
-        ..Default::default()
-    };
-    o.limits.max_entries = limits.max_entries;
-    o.limits.max_entry_bytes = limits.max_entry_bytes;
-    o.limits.max_total_bytes = limits.max_total_bytes;
-    if let Some(id) = output.and_then(|p| FileId::of_path(p).ok()) {
-        o.exclude.push(id);
-    }
-    Ok(o)
-}
 
 /// `kbscan scan`: renders each input as soon as it and all before it are scanned, so
 /// memory does not grow with the corpus. With `-o` naming a regular file, the report goes

@@ -1,7 +1,8 @@
 //! Applying a PA30 delta: decode the patch buffer, undo the output transforms, verify
 //! the target hash. Bytes leave this module only when their hash matched.
 
-use crate::lzx::{self, BodyError};
+use crate::body::BodyError;
+use crate::lzx;
 use crate::rift::RiftEntry;
 use crate::{limits, names, parse_framing, DeltaError, Pa30Header, CALG_MD5};
 use md5::{Digest, Md5};
@@ -199,7 +200,7 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
             Ok(Ok(d)) => Ok(d),
             Ok(Err(got)) => Err(DecodeError::HashMismatch {
                 expected: h.hash_hex(),
-                got: hex(&got),
+                got: hex::encode(got),
                 header: boxed(&h),
             }),
             Err(error) => Err(DecodeError::Body {
@@ -247,13 +248,4 @@ pub fn apply(delta: &[u8], basis: Option<&[u8]>) -> Result<Decoded, DecodeError>
             "{what} that did not reproduce the target MD5 (flags {flag_list})"
         ),
     }))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }

@@ -9,7 +9,7 @@
 //! next `l` bits, read as an integer, are the code bit-reversed. Decoding is one
 //! lookup in a table indexed by the next `max` stream bits.
 
-use crate::lzx::BodyReader;
+use crate::body::BodyReader;
 
 /// Longest code length any PA30 table may use.
 pub const MAX_CODE_LEN: u8 = 16;

@@ -40,11 +40,11 @@
 //!   the pre-processing buffer (empty for raw targets; PE targets carry the source
 //!   transform data there) and the patch buffer.
 //!
-//! **Patch buffer** ([`lzx`]) — a bit stream of its own (again LSB-first, with its own
-//! 3-bit padding count):
+//! **Patch buffer** ([`lzx`]) — a bit stream of its own ([`body::BodyReader`]: again
+//! LSB-first, with its own 3-bit padding count):
 //! 1. rift table: one bit, 0 = empty (every genuine delta). 1 = a source-to-target
 //!    address map (two Huffman-coded integer formats and delta-coded pairs; empty in
-//!    every genuine delta seen; not read here: [`lzx::BodyError::RiftTable`]);
+//!    every genuine delta seen; not read here: [`body::BodyError::RiftTable`]);
 //! 2. composite format: one bit, 1 = a single block with the default code lengths;
 //!    0 = a block count (32-bit integer), one 64-bit integer per block (its start in
 //!    the output, delta-coded from the previous block's), 39 pre-tree code lengths of 4
@@ -118,6 +118,7 @@
 //! no bound imports and no lock prefix tables.
 
 pub mod bits;
+pub mod body;
 mod decode;
 pub mod huffman;
 pub mod lzx;
@@ -269,12 +270,7 @@ impl Pa30Header {
 
     /// The target hash as lower-case hex.
     pub fn hash_hex(&self) -> String {
-        use std::fmt::Write;
-        let mut s = String::with_capacity(self.hash.len() * 2);
-        for b in &self.hash {
-            let _ = write!(s, "{b:02x}");
-        }
-        s
+        hex::encode(&self.hash)
     }
 }
 

@@ -23,8 +23,8 @@
 //! [`compose`] (one map after another), [`reverse`] (the inverse, with msdelta's rule
 //! for overlapping images and gaps) and [`copy_rift`].
 
+use crate::body::{BodyError, BodyReader};
 use crate::huffman::Huffman;
-use crate::lzx::{BodyError, BodyReader};
 
 /// Symbols of an integer format.
 const INT_SYMBOLS: usize = 252;

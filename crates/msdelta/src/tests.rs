@@ -463,8 +463,8 @@ fn default_lengths_are_complete_codes() {
 
 #[test]
 fn huffman_left_leaning_codes() {
+    use crate::body::BodyReader;
     use crate::huffman::{CodeError, Huffman};
-    use crate::lzx::BodyReader;
     // Lengths {1, 2, 2}: 2-bit codes start at 0 (00, 01), the 1-bit code is 1.
     let h = Huffman::from_lengths(&[1, 2, 2], 16).unwrap();
     let mut w = BitWriter::default();
@@ -575,7 +575,7 @@ fn body_errors_are_precise() {
         matches!(
             e,
             DecodeError::Body {
-                error: crate::lzx::BodyError::BadOffset {
+                error: crate::body::BodyError::BadOffset {
                     pos: 1,
                     distance: 2
                 },

@@ -5,14 +5,12 @@
 //! target is decoded, bases first: each decoded target's MD5 equals the PA30 header
 //! hash (checked by `apply`) and its SHA-1 the index hash (checked here); the counts
 //! of decoded targets and of failures by reason are printed, with the decode speed.
-//! Skips with `SKIP: …` when `../shared/real` or `cabextract` is absent.
+//! Skips with `SKIP: …` when `../shared/real` or `cabextract` is absent (fails instead under
+//! `KBSCAN_REQUIRE_TOOLS=1`).
 
-use std::path::{Path, PathBuf};
+use kbscan_fixtures::require;
+use std::path::Path;
 use std::process::Command;
-
-fn real_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/real")
-}
 
 fn cabextract(file: &Path, dir: &Path) -> bool {
     Command::new("cabextract")
@@ -246,20 +244,10 @@ fn check_payload(label: &str, dir: &Path) -> Outcome {
 
 #[test]
 fn genuine_pa30_headers_match_the_index() {
-    let real = real_dir();
-    if !real.is_dir() {
-        println!(
-            "SKIP: {} not found (genuine packages are opt-in)",
-            real.display()
-        );
+    let Some(real) = require::shared_real() else {
         return;
-    }
-    if Command::new("cabextract")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        println!("SKIP: cabextract not installed");
+    };
+    if !require::tool("cabextract") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -2,35 +2,13 @@
 //! committed corpus files in a temporary folder, changes one thing, and asserts that
 //! exactly that change is reported, once, with its kind and the right exit code.
 
+use crate::util::{arg, kbscan, kbscan_ok, root, stdout, stdout_json, tempdir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[track_caller]
-fn kbscan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run kbscan")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// A temp folder holding a copy of `corpus/synthetic/ws2008sp2` (its MSUs, flat).
 fn corpus_copy(skip: &[&str]) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = tempdir();
     let dir = tmp.path().join("corpus");
     std::fs::create_dir(&dir).unwrap();
     for e in std::fs::read_dir(root().join("corpus/synthetic/ws2008sp2")).unwrap() {
@@ -46,36 +24,23 @@ fn corpus_copy(skip: &[&str]) -> (tempfile::TempDir, PathBuf) {
 
 #[track_caller]
 fn write_baseline(dir: &Path, out: &Path) {
-    let o = kbscan(&["baseline", s(dir), "-q", "-o", s(out)]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "baseline failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    kbscan_ok(&["baseline", arg(dir), "-q", "-o", arg(out)]);
 }
 
 #[track_caller]
 fn check_json(dir: &Path, baseline: &Path, extra: &[&str]) -> (Value, i32) {
     let mut a = vec![
         "check",
-        s(dir),
+        arg(dir),
         "--baseline",
-        s(baseline),
+        arg(baseline),
         "--format",
         "json",
         "-q",
     ];
     a.extend_from_slice(extra);
     let o = kbscan(&a);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            stdout(&o),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (v, o.status.code().expect("exit code"))
+    (stdout_json(&o), o.status.code().expect("exit code"))
 }
 
 fn changes<'a>(v: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -108,15 +73,15 @@ fn identical_corpus_moved_elsewhere_has_no_changes() {
     let bl = tmp.path().join("b.json");
     write_baseline(&dir, &bl);
     // The baseline is portable: the same files under another folder compare equal.
-    let other = tempfile::tempdir().unwrap();
+    let other = tempdir();
     let dir2 = other.path().join("elsewhere");
     std::fs::rename(&dir, &dir2).unwrap();
-    let o = kbscan(&["check", s(&dir2), "--baseline", s(&bl)]);
+    let o = kbscan(&["check", arg(&dir2), "--baseline", arg(&bl)]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert_eq!(stdout(&o), "no changes\n");
     let text = std::fs::read_to_string(&bl).unwrap();
     assert!(
-        !text.contains(s(tmp.path())),
+        !text.contains(arg(tmp.path())),
         "no absolute paths in a baseline"
     );
 }
@@ -149,7 +114,7 @@ fn removed_package_is_reported_once() {
     // Its files are covered by the package change, not listed one by one.
     assert!(changes(&v, "file-removed").is_empty());
     // Text output names it under its kind.
-    let o = kbscan(&["check", s(&dir), "--baseline", s(&bl), "-q"]);
+    let o = kbscan(&["check", arg(&dir), "--baseline", arg(&bl), "-q"]);
     assert_eq!(o.status.code(), Some(1));
     let t = stdout(&o);
     assert!(t.contains("package-removed (1)"), "{t}");
@@ -246,7 +211,7 @@ fn corrupted_package_is_a_new_scan_error() {
 
     // Once the broken package is in the baseline, its known errors no longer fail.
     let bl2 = tmp.path().join("b2.json");
-    let o = kbscan(&["baseline", s(&dir), "-q", "-o", s(&bl2)]);
+    let o = kbscan(&["baseline", arg(&dir), "-q", "-o", arg(&bl2)]);
     assert_eq!(o.status.code(), Some(1), "baseline says inputs failed");
     let (v, code) = check_json(&dir, &bl2, &[]);
     assert_eq!(code, 0, "{v:#}");
@@ -261,7 +226,7 @@ fn future_schema_version_is_refused() {
     let future = text.replace("\"schema_version\": 1", "\"schema_version\": 2");
     assert_ne!(future, text);
     std::fs::write(&bl, future).unwrap();
-    let o = kbscan(&["check", s(&dir), "--baseline", s(&bl)]);
+    let o = kbscan(&["check", arg(&dir), "--baseline", arg(&bl)]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -271,7 +236,7 @@ fn future_schema_version_is_refused() {
     assert!(stdout(&o).is_empty());
 
     std::fs::write(&bl, text.replace("kbscan-baseline", "something-else")).unwrap();
-    let o = kbscan(&["check", s(&dir), "--baseline", s(&bl)]);
+    let o = kbscan(&["check", arg(&dir), "--baseline", arg(&bl)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a kbscan baseline"));
 
@@ -280,7 +245,7 @@ fn future_schema_version_is_refused() {
     v["added_later"] = Value::from("x");
     v["packages"][0]["new_field"] = Value::from(1);
     std::fs::write(&bl, serde_json::to_string(&v).unwrap()).unwrap();
-    let o = kbscan(&["check", s(&dir), "--baseline", s(&bl)]);
+    let o = kbscan(&["check", arg(&dir), "--baseline", arg(&bl)]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -305,10 +270,18 @@ fn unknown_fail_on_kind_is_a_usage_error() {
 
 #[test]
 fn baseline_bytes_do_not_depend_on_threads() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let (a, b) = (tmp.path().join("a.json"), tmp.path().join("b.json"));
     for (j, out) in [("1", &a), ("2", &b)] {
-        let o = kbscan(&["baseline", "corpus/synthetic", "-q", "-j", j, "-o", s(out)]);
+        let o = kbscan(&[
+            "baseline",
+            "corpus/synthetic",
+            "-q",
+            "-j",
+            j,
+            "-o",
+            arg(out),
+        ]);
         assert_eq!(o.status.code(), Some(0));
     }
     let (a, b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
@@ -335,15 +308,15 @@ fn junit_output_is_well_formed() {
     let out = tmp.path().join("junit.xml");
     let o = kbscan(&[
         "check",
-        s(&dir),
+        arg(&dir),
         "--baseline",
-        s(&bl),
+        arg(&bl),
         "--format",
         "junit",
         "--fail-on",
         "package-removed,scan-error",
         "-o",
-        s(&out),
+        arg(&out),
         "-q",
     ]);
     assert_eq!(o.status.code(), Some(1));
@@ -389,9 +362,9 @@ fn github_annotations_escape_hostile_names() {
     .unwrap();
     let o = kbscan(&[
         "check",
-        s(&dir),
+        arg(&dir),
         "--baseline",
-        s(&bl),
+        arg(&bl),
         "--format",
         "github",
         "--fail-on",

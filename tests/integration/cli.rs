@@ -4,49 +4,13 @@
 //! Ground truth comes from `kbscan_fixtures::corpus::packages()` (the table the corpus
 //! is generated from) and from an independent PE parser (`pelite`), never from kbscan.
 
+use crate::util::{kbscan, require, root, scan_json, stdout_json, tempdir};
+#[cfg(unix)]
+use crate::util::{kbscan_within_20s, mkfifo};
 use kbscan_fixtures::corpus::{self, Arch, Location, PackageSpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn shared_real() -> Option<PathBuf> {
-    let p = root().join("../shared/real");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: ../shared/real is not present; real-package checks not run");
-        None
-    }
-}
-
-#[track_caller]
-fn kbscan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run kbscan")
-}
-
-#[track_caller]
-fn scan_json(args: &[&str]) -> (Value, i32) {
-    let mut a = vec!["scan", "--format", "json", "--quiet"];
-    a.extend_from_slice(args);
-    let out = kbscan(&a);
-    let code = out.status.code().expect("exit code");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (v, code)
-}
+use std::process::Command;
 
 fn packages(v: &Value) -> &Vec<Value> {
     v["packages"].as_array().expect("packages array")
@@ -256,7 +220,7 @@ fn json_is_identical_for_any_thread_count() {
 fn hashing_on_idle_workers_gives_the_inline_digests() {
     use kbscan_fixtures::bench::{self, BenchConfig};
     use sha2::{Digest, Sha256};
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let cfg = BenchConfig {
         packages: 2,
         lzx_share: 0.5,
@@ -268,11 +232,7 @@ fn hashing_on_idle_workers_gives_the_inline_digests() {
         let bytes = bench::msu(&p);
         let path = dir.path().join(p.msu_name());
         std::fs::write(&path, &bytes).unwrap();
-        let hex: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        want.push(hex);
+        want.push(hex::encode(Sha256::digest(&bytes)));
     }
     let d = dir.path().to_str().unwrap();
     let run = |j: &str| {
@@ -312,7 +272,9 @@ fn hashing_on_idle_workers_gives_the_inline_digests() {
         assert!(run(j) == inline, "-j {j} gives other JSON than -j 1");
     }
     // Genuine IPD payloads: SHA-1 of every member too, and PA30 targets decoded in parallel.
-    let Some(real) = shared_real() else { return };
+    let Some(real) = require::shared_real() else {
+        return;
+    };
     let (msu, cab) = (real.join("msu"), real.join("cab"));
     let run = |j: &str| {
         let out = kbscan(&[
@@ -430,7 +392,7 @@ fn other_formats_render() {
     assert!(t.lines().next().unwrap().starts_with("KB"), "{t}");
     assert!(t.contains("KB4489878"));
 
-    let out = tempfile::tempdir().unwrap();
+    let out = tempdir();
     let file = out.path().join("r.json");
     let o = kbscan(&[
         "scan",
@@ -474,7 +436,9 @@ fn corpus_regenerates_byte_for_byte() {
 
 #[test]
 fn real_packages_scan_without_crash_and_every_file_is_counted() {
-    let Some(real) = shared_real() else { return };
+    let Some(real) = require::shared_real() else {
+        return;
+    };
     let real_s = real.to_str().unwrap();
     let (v, code) = scan_json(&[real_s]);
     assert!(code == 0 || code == 1, "no fatal error");
@@ -548,7 +512,7 @@ fn walk_count(dir: &Path) -> usize {
 
 #[test]
 fn wim_and_psf_are_reported_unsupported_not_skipped() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let mut wim = b"MSWIM\0\0\0".to_vec();
     wim.resize(256, 0);
     std::fs::write(dir.path().join("install.wim"), &wim).unwrap();
@@ -621,7 +585,7 @@ fn streamed_json_equals_the_collected_report() {
 /// JSON Lines list each input before what it produced.
 #[test]
 fn output_file_is_complete_and_jsonl_is_grouped_by_input() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let out_path = dir.path().join("scan.jsonl");
     let out = kbscan(&[
         "scan",
@@ -761,7 +725,7 @@ fn streaming_scan_holds_at_most_one_reorder_window() {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let src = std::fs::read(root().join("corpus/synthetic/win7sp1/Windows6.1-KB4489878-x64.msu"))
         .unwrap();
     for i in 0..40 {
@@ -801,9 +765,9 @@ fn streaming_scan_holds_at_most_one_reorder_window() {
 #[test]
 fn output_to_a_fifo_is_written_in_place() {
     use std::os::unix::fs::FileTypeExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let fifo = dir.path().join("report.fifo");
-    let made = std::process::Command::new("mkfifo")
+    let made = Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .expect("run mkfifo");
@@ -842,7 +806,7 @@ fn output_to_a_fifo_is_written_in_place() {
 #[cfg(unix)]
 #[test]
 fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let real = dir.path().join("real.json");
     let link = dir.path().join("link.json");
     std::fs::write(&real, "old").unwrap();
@@ -863,69 +827,6 @@ fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
         .is_symlink());
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
     assert!(!packages(&v).is_empty());
-}
-
-/// Runs `kbscan ARGS` as a child and kills it after 20 s, so a run that blocks on a FIFO
-/// or reads a device without end fails the test instead of hanging it.
-#[cfg(unix)]
-#[track_caller]
-fn kbscan_within_20s<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kbscan");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "kbscan {:?} still running after 20 s: killed",
-                args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-#[cfg(unix)]
-fn mkfifo(p: &Path) {
-    let made = Command::new("mkfifo").arg(p).status().expect("run mkfifo");
-    assert!(made.success(), "mkfifo {}", p.display());
-}
-
-#[cfg(unix)]
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// The input record of `path` (its path as the report shows it).
@@ -974,7 +875,7 @@ fn devices_and_fifos_are_skipped_never_read() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v = json_of(&out);
+    let v = stdout_json(&out);
     assert_eq!(v["totals"]["inputs"], 5);
     assert_eq!(v["totals"]["skipped"], 4);
     assert_eq!(v["totals"]["scanned"], 1);
@@ -1007,7 +908,7 @@ fn the_input_limit_holds_for_a_file_larger_than_its_listed_size() {
         "/proc/self/status",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let v = json_of(&out);
+    let v = stdout_json(&out);
     assert_eq!(input(&v, "/proc/self/status")["status"], "failed");
     assert_eq!(v["errors"][0]["kind"], "limit_input_size");
     assert!(v["errors"][0]["message"]
@@ -1074,7 +975,7 @@ fn a_folder_that_cannot_be_read_is_a_failed_input_and_the_run_goes_on() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v = json_of(&out);
+    let v = stdout_json(&out);
     assert_eq!(v["totals"]["inputs"], 3);
     assert_eq!(v["totals"]["failed"], 2);
     assert_eq!(v["totals"]["scanned"], 1);

@@ -2,45 +2,16 @@
 //!
 //! Facts are checked against `kbscan_fixtures::corpus::packages()`, the table the corpus
 //! is generated from; whole outputs are compared with the snapshots in
-//! `tests/snapshots/` (regenerate them with `KBSCAN_BLESS=1 cargo test --test report`
-//! and review the diff).
+//! `tests/snapshots/` (regenerate them with
+//! `KBSCAN_BLESS=1 cargo test --test integration report::` and review the diff).
 
+use crate::util::{kbscan, kbscan_ok, require, root, stdout_json, tempdir};
 use kbscan_fixtures::corpus::{self, Arch, Os, PackageSpec};
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[track_caller]
-fn kbscan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("KBSCAN_BLESS")
-        .output()
-        .expect("run kbscan")
-}
-
-#[track_caller]
-fn ok_stdout(args: &[&str]) -> Vec<u8> {
-    let out = kbscan(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "kbscan {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 #[track_caller]
 fn json(args: &[&str]) -> Value {
-    let out = ok_stdout(args);
-    serde_json::from_slice(&out).unwrap_or_else(|e| panic!("kbscan {args:?}: not JSON ({e})"))
+    stdout_json(&kbscan_ok(args))
 }
 
 fn report_json() -> Value {
@@ -404,12 +375,9 @@ fn history_of_ntoskrnl_shows_the_reset() {
             .expect("24566");
         assert_eq!(before["nt6"]["counter_headroom"], 9);
     }
-    let table = String::from_utf8(ok_stdout(&[
-        "history",
-        "ntoskrnl.exe",
-        "corpus/synthetic",
-        "--quiet",
-    ]))
+    let table = String::from_utf8(
+        kbscan_ok(&["history", "ntoskrnl.exe", "corpus/synthetic", "--quiet"]).stdout,
+    )
     .expect("utf8");
     assert!(
         table.contains("-- build move 6.0.6002 -> 6.0.6003: revision 24566 -> 20484 (-4082)"),
@@ -424,7 +392,7 @@ fn whole_outputs_match_snapshots_for_any_thread_count() {
         ("markdown", "report.md"),
         ("json", "report.json"),
     ] {
-        let one = ok_stdout(&[
+        let one = kbscan_ok(&[
             "report",
             "corpus/synthetic",
             "--format",
@@ -432,8 +400,9 @@ fn whole_outputs_match_snapshots_for_any_thread_count() {
             "--quiet",
             "-j",
             "1",
-        ]);
-        let two = ok_stdout(&[
+        ])
+        .stdout;
+        let two = kbscan_ok(&[
             "report",
             "corpus/synthetic",
             "--format",
@@ -441,7 +410,8 @@ fn whole_outputs_match_snapshots_for_any_thread_count() {
             "--quiet",
             "-j",
             "2",
-        ]);
+        ])
+        .stdout;
         assert!(one == two, "{format}: -j 1 and -j 2 differ");
         snapshot(file, &one);
     }
@@ -449,7 +419,7 @@ fn whole_outputs_match_snapshots_for_any_thread_count() {
         ("table", "history-ntoskrnl.txt"),
         ("json", "history-ntoskrnl.json"),
     ] {
-        let one = ok_stdout(&[
+        let one = kbscan_ok(&[
             "history",
             "ntoskrnl.exe",
             "corpus/synthetic",
@@ -458,8 +428,9 @@ fn whole_outputs_match_snapshots_for_any_thread_count() {
             "--quiet",
             "-j",
             "1",
-        ]);
-        let two = ok_stdout(&[
+        ])
+        .stdout;
+        let two = kbscan_ok(&[
             "history",
             "ntoskrnl.exe",
             "corpus/synthetic",
@@ -468,7 +439,8 @@ fn whole_outputs_match_snapshots_for_any_thread_count() {
             "--quiet",
             "-j",
             "2",
-        ]);
+        ])
+        .stdout;
         assert!(one == two, "history {format}: -j 1 and -j 2 differ");
         snapshot(file, &one);
     }
@@ -476,8 +448,8 @@ fn whole_outputs_match_snapshots_for_any_thread_count() {
 
 #[test]
 fn table_fits_100_columns() {
-    let text =
-        String::from_utf8(ok_stdout(&["report", "corpus/synthetic", "--quiet"])).expect("utf8");
+    let text = String::from_utf8(kbscan_ok(&["report", "corpus/synthetic", "--quiet"]).stdout)
+        .expect("utf8");
     for line in text.lines() {
         assert!(
             line.chars().count() <= 100,
@@ -499,7 +471,7 @@ fn table_fits_100_columns() {
 
 #[test]
 fn output_file_and_exit_code_on_failed_inputs() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let out = dir.path().join("r.md");
     let o = kbscan(&[
         "report",
@@ -526,7 +498,7 @@ fn output_file_and_exit_code_on_failed_inputs() {
 
 #[test]
 fn ceilings_file_overrides_and_bad_files_exit_2() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let good = dir.path().join("strict.toml");
     std::fs::write(&good, "[close]\nheadroom = 10\npercent = 0.0\n").expect("write");
     let r = json(&[
@@ -590,9 +562,7 @@ fn ceilings_file_overrides_and_bad_files_exit_2() {
 /// (no false "counter went down" between them, both tracks measured).
 #[test]
 fn real_packages_keep_gdr_and_ldr_apart() {
-    let real = root().join("../shared/real");
-    if !real.is_dir() {
-        eprintln!("SKIP: ../shared/real is not present; real-package report not run");
+    if require::shared_real().is_none() {
         return;
     }
     let out = kbscan(&[
@@ -654,12 +624,9 @@ fn usage_errors_exit_2() {
         );
         assert!(o.stdout.is_empty(), "kbscan {args:?} printed a report");
     }
-    let none = String::from_utf8(ok_stdout(&[
-        "history",
-        "no-such-file.dll",
-        "corpus/synthetic",
-        "--quiet",
-    ]))
+    let none = String::from_utf8(
+        kbscan_ok(&["history", "no-such-file.dll", "corpus/synthetic", "--quiet"]).stdout,
+    )
     .expect("utf8");
     assert!(none.contains("no file of that name"), "{none}");
 }

@@ -5,34 +5,21 @@
 //! open it in headless Chromium: a screenshot that is not blank, the DOM after parsing
 //! (every section and chart, no element made from package strings) and Chromium's net log
 //! (no request other than `file:`/`data:` made by the page). Without Chromium they print
-//! `SKIP` and pass, unless `KBSCAN_REQUIRE_CHROMIUM=1` (CI sets it). To look at the
-//! screenshot yourself: `KBSCAN_KEEP_SCREENSHOT=/tmp/report.png cargo test --test html`.
+//! `SKIP` and pass, unless `KBSCAN_REQUIRE_TOOLS=1` (CI sets it). To look at the screenshot
+//! yourself: `KBSCAN_KEEP_SCREENSHOT=/tmp/report.png cargo test --test integration html::`.
 
+use crate::util::{kbscan, kbscan_ok, require, root, tempdir};
 use kbscan_fixtures::cab::{write_cab, CabFile, CabFolder, CabSpec, Compression};
 use kbscan_fixtures::pe::{build_pe, Machine, PeKind, PeSpec, VersionSpec};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[track_caller]
-fn kbscan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run kbscan")
-}
-
 /// Renders the HTML report of `input` into `dir/name` and returns its text.
 #[track_caller]
 fn html_report(input: &Path, dir: &Path, name: &str, threads: &str) -> String {
     let out = dir.join(name);
-    let o = kbscan(&[
+    let o = kbscan_ok(&[
         "report",
         input.to_str().expect("utf-8 path"),
         "--format",
@@ -43,12 +30,6 @@ fn html_report(input: &Path, dir: &Path, name: &str, threads: &str) -> String {
         "-j",
         threads,
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "kbscan report failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert!(o.stdout.is_empty(), "with -o nothing goes to stdout");
     std::fs::read_to_string(&out).expect("read the HTML report")
 }
@@ -166,7 +147,7 @@ fn reference_checker_catches_external_references() {
 
 #[test]
 fn html_of_the_synthetic_corpus_has_every_section_and_chart_and_no_external_reference() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let html = html_report(&root().join("corpus/synthetic"), dir.path(), "r.html", "2");
     assert!(html.starts_with("<!DOCTYPE html>"));
     for id in SECTIONS {
@@ -297,7 +278,7 @@ fn chart_data_of_the_synthetic_corpus_tells_the_6003_story() {
 
 #[test]
 fn html_lists_errors_with_their_nested_paths() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let out = dir.path().join("m.html");
     let o = kbscan(&[
         "report",
@@ -322,7 +303,7 @@ fn html_lists_errors_with_their_nested_paths() {
 
 #[test]
 fn markdown_with_output_file_links_svg_charts_beside_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let out = dir.path().join("report.md");
     let o = kbscan(&[
         "report",
@@ -445,7 +426,7 @@ fn hostile_report(dir: &Path) -> String {
 
 #[test]
 fn hostile_package_strings_are_escaped_and_printable() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let html = hostile_report(dir.path());
     // The strings did reach the report (else this test proves nothing) …
     let escaped = "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;";
@@ -482,18 +463,15 @@ fn chromium() -> Option<PathBuf> {
     if fixed.is_file() {
         return Some(fixed);
     }
-    which("chromium")
+    require::find("chromium")
 }
 
-/// Chromium, or `None` after printing why the test is skipped; panics instead when
-/// `KBSCAN_REQUIRE_CHROMIUM=1`, so CI cannot skip silently.
+/// Chromium, or `None` after [`require::skip`] said why the test does not run.
+#[track_caller]
 fn chromium_or_skip() -> Option<PathBuf> {
     let found = chromium();
     if found.is_none() {
-        if std::env::var_os("KBSCAN_REQUIRE_CHROMIUM").is_some_and(|v| v == "1") {
-            panic!("KBSCAN_REQUIRE_CHROMIUM=1 but chromium is not installed");
-        }
-        eprintln!("SKIP: chromium not installed (apt-get install chromium)");
+        require::skip("chromium not installed (apt-get install chromium; .ci/run installs it)");
     }
     found
 }
@@ -669,7 +647,7 @@ fn chromium_renders_the_synthetic_report_offline() {
     let Some(chrome) = chromium_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let work = dir.path();
     html_report(&root().join("corpus/synthetic"), work, "report.html", "2");
     let page = work.join("report.html");
@@ -722,7 +700,7 @@ fn chromium_net_log_check_sees_a_request_when_there_is_one() {
     let Some(chrome) = chromium_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let page = dir.path().join("control.html");
     std::fs::write(
         &page,
@@ -738,7 +716,7 @@ fn chromium_shows_hostile_strings_as_text() {
     let Some(chrome) = chromium_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     hostile_report(dir.path());
     let page = dir.path().join("hostile.html");
     let dom =
@@ -794,14 +772,10 @@ fn chromium_prints_the_collapsed_package_details() {
     let Some(chrome) = chromium_or_skip() else {
         return;
     };
-    let Some(pdftotext) = which("pdftotext") else {
-        if std::env::var_os("KBSCAN_REQUIRE_CHROMIUM").is_some_and(|v| v == "1") {
-            panic!("KBSCAN_REQUIRE_CHROMIUM=1 but pdftotext is not installed (poppler-utils)");
-        }
-        eprintln!("SKIP: pdftotext not installed (apt-get install poppler-utils)");
+    let Some(pdftotext) = require::tool_path("pdftotext") else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = tempdir();
     let work = dir.path();
     html_report(&root().join("corpus/synthetic"), work, "report.html", "2");
     let page = work.join("report.html");
@@ -838,12 +812,4 @@ fn chromium_prints_the_collapsed_package_details() {
         printed >= file_tables,
         "{printed} file-table headers on paper for {file_tables} packages: details printed closed?"
     );
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
 }

@@ -1,23 +1,15 @@
 //! `kbscan extract`: the corpus comes out as the generator wrote it, and hostile names
 //! or planted symbolic links never put a byte outside the output directory.
 
+use crate::util::{kbscan, tempdir};
 use kbscan_fixtures::cab::{write_cab, CabFile, CabFolder, CabSpec, Compression};
 use kbscan_fixtures::corpus::{self, Arch};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
+use std::process::Output;
 
 #[track_caller]
 fn extract(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .arg("extract")
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run kbscan")
+    kbscan(&[&["extract"], args].concat())
 }
 
 fn file(name: &str, data: &[u8]) -> CabFile {
@@ -68,7 +60,7 @@ fn msu_payload_and_sub_cab_come_out_byte_identical() {
     let corpus::Location::File(rel) = &spec.location else {
         panic!()
     };
-    let out = tempfile::tempdir().unwrap();
+    let out = tempdir();
     let o = extract(&[
         &format!("corpus/synthetic/{rel}"),
         "-d",
@@ -105,7 +97,7 @@ fn msu_payload_and_sub_cab_come_out_byte_identical() {
 
 #[test]
 fn pattern_filters_and_existing_files_need_force() {
-    let out = tempfile::tempdir().unwrap();
+    let out = tempdir();
     let d = out.path().to_str().unwrap();
     let msu = "corpus/synthetic/ws2008sp2/Windows6.0-KB4489880-x86.msu";
     assert_eq!(
@@ -130,7 +122,7 @@ fn pattern_filters_and_existing_files_need_force() {
 
 #[test]
 fn hostile_names_are_refused_and_nothing_escapes() {
-    let sandbox = tempfile::tempdir().unwrap();
+    let sandbox = tempdir();
     let out = sandbox.path().join("out");
     let cab = sandbox.path().join("hostile.cab");
     let names = [
@@ -167,7 +159,7 @@ fn hostile_names_are_refused_and_nothing_escapes() {
 #[cfg(unix)]
 #[test]
 fn symlinks_in_the_output_directory_are_not_followed() {
-    let sandbox = tempfile::tempdir().unwrap();
+    let sandbox = tempdir();
     let outside = sandbox.path().join("outside");
     let out = sandbox.path().join("out");
     std::fs::create_dir_all(&outside).unwrap();
@@ -208,7 +200,7 @@ fn not_a_cabinet_is_a_usage_error() {
 /// down to the payload's component files, byte-identical to what the generator wrote.
 #[test]
 fn zip_of_msus_is_extracted_and_expanded() {
-    let out = tempfile::tempdir().unwrap();
+    let out = tempdir();
     let o = extract(&[
         "corpus/synthetic/batch-2019.zip",
         "-d",
@@ -254,7 +246,7 @@ fn hostile_zip_names_are_refused() {
         ("C:/drive.txt".into(), b"x".to_vec()),
         ("ok/fine.txt".into(), b"fine".to_vec()),
     ]);
-    let work = tempfile::tempdir().unwrap();
+    let work = tempdir();
     let src = work.path().join("hostile.zip");
     std::fs::write(&src, zip).unwrap();
     let out = work.path().join("out");
@@ -269,7 +261,7 @@ fn hostile_zip_names_are_refused() {
 /// Limits apply to extraction too: a package budget stops a bomb and says which limit.
 #[test]
 fn extraction_honours_the_package_budget() {
-    let out = tempfile::tempdir().unwrap();
+    let out = tempdir();
     let o = extract(&[
         "corpus/synthetic/ws2008sp2/Windows6.0-KB4489880-x64.msu",
         "-d",
@@ -297,7 +289,7 @@ fn derived_folder_names_never_climb_out_of_the_output_directory() {
             reserve: None,
         })
     }
-    let sandbox = tempfile::tempdir().unwrap();
+    let sandbox = tempdir();
     let out = sandbox.path().join("a").join("b").join("c").join("out");
     std::fs::create_dir_all(&out).unwrap();
     // ...cab > ...cab > ...cab > evil.txt, beside the other hostile stems.
@@ -355,7 +347,7 @@ fn derived_folder_names_never_climb_out_of_the_output_directory() {
 fn a_directory_swapped_for_a_symlink_during_extraction_is_never_followed() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let sandbox = tempfile::tempdir().unwrap();
+    let sandbox = tempdir();
     let outside = sandbox.path().join("outside");
     let out = sandbox.path().join("out");
     std::fs::create_dir_all(&outside).unwrap();
@@ -407,43 +399,9 @@ fn a_directory_swapped_for_a_symlink_during_extraction_is_never_followed() {
 #[cfg(unix)]
 #[track_caller]
 fn extract_within_20s(args: &[&std::ffi::OsStr]) -> Output {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .arg("extract")
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kbscan");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("kbscan extract {args:?} still running after 20 s: killed");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    let mut all: Vec<&std::ffi::OsStr> = vec!["extract".as_ref()];
+    all.extend_from_slice(args);
+    crate::util::kbscan_within_20s(&all)
 }
 
 /// Regression (issue 15, finding 3): `extract` read its package with `fs::read`, so a
@@ -454,8 +412,7 @@ fn extract_within_20s(args: &[&std::ffi::OsStr]) -> Output {
 fn extract_refuses_devices_and_fifos() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pkg.msu");
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(made.success());
+    crate::util::mkfifo(&fifo);
     let out_dir = dir.path().join("out");
     for (pkg, what) in [
         (Path::new("/dev/zero"), "character device"),

@@ -1,36 +1,15 @@
 //! Intra-Package Delta payloads end to end through the `kbscan` binary: PA30 header facts
 //! on delta targets, header and size errors, and sub-package resolution — on a small
 //! synthetic IPD payload (always) and on the genuine KB2999226 payloads in
-//! `../shared/real` (skipped with a clear message when absent).
+//! `../shared/real` (skipped with a clear message when absent, failing instead under
+//! `KBSCAN_REQUIRE_TOOLS=1`).
 //!
 //! Ground truth for the synthetic payload is written here by hand (a PA30 bit writer of
 //! its own, the index XML and `.mum` text), not produced by kbscan code.
 
+use crate::util::{arg, require, scan_json, tempdir};
 use kbscan_fixtures::cab::{write_cab, CabFile, CabFolder, CabSpec, Compression};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scan_json(path: &Path) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(["scan", "--format", "json", "--quiet"])
-        .arg(path)
-        .current_dir(root())
-        .output()
-        .expect("run kbscan");
-    let code = out.status.code().expect("exit code");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (v, code)
-}
 
 /// LSB-first bit writer with the PA30 integer coding (`k` zeros, a one, `k+1` nibbles).
 #[derive(Default)]
@@ -204,10 +183,10 @@ fn file<'a>(p: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn synthetic_ipd_header_facts_errors_and_sub_packages() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let path = dir.path().join("Windows6.0-KB9999001-x64.cab");
     std::fs::write(&path, synthetic_payload()).unwrap();
-    let (v, code) = scan_json(&path);
+    let (v, code) = scan_json(&[arg(&path)]);
     assert_eq!(code, 1, "errors are reported: {v:#}");
     let p = &v["packages"][0];
     assert_eq!(p["payloads"][0]["layout"], "ipd");
@@ -286,22 +265,14 @@ fn synthetic_ipd_header_facts_errors_and_sub_packages() {
     assert_eq!(subs[1]["components"].as_array().unwrap().len(), 0);
 }
 
-fn shared_real() -> Option<PathBuf> {
-    let p = root().join("../shared/real");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: ../shared/real is not present; genuine IPD checks not run");
-        None
-    }
-}
-
 /// Every PA30 target of the genuine payloads carries its header facts, the header's
 /// target size equals the index length, every PA30 target (and its copies)
 /// decodes to verified PE files with their true version, and the sub-packages resolve.
 #[test]
 fn genuine_ipd_payloads() {
-    let Some(real) = shared_real() else { return };
+    let Some(real) = require::shared_real() else {
+        return;
+    };
     // (package, PA30 targets, of which decoded natively: all of them, the deltas
     // against nothing and those against a basis through the PE source transforms).
     let cases = [
@@ -310,7 +281,7 @@ fn genuine_ipd_payloads() {
         ("msu/Windows6.1-KB2999226-x64.msu", 48, 48),
     ];
     for (rel, pa30, decoded) in cases {
-        let (v, code) = scan_json(&real.join(rel));
+        let (v, code) = scan_json(&[arg(&real.join(rel))]);
         assert_eq!(code, 0, "{rel}: {:#}", v["errors"]);
         let p = &v["packages"][0];
         assert_eq!(p["kb"], "KB2999226");
@@ -455,17 +426,10 @@ fn genuine_ipd_payloads() {
     }
 }
 
-fn scan_args(path: &Path, extra: &[&str]) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbscan"))
-        .args(["scan", "--format", "json", "--quiet"])
-        .args(extra)
-        .arg(path)
-        .current_dir(root())
-        .output()
-        .expect("run kbscan");
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    (v, out.status.code().expect("exit code"))
+fn scan_args(path: &std::path::Path, extra: &[&str]) -> (Value, i32) {
+    let mut args = extra.to_vec();
+    args.push(arg(path));
+    scan_json(&args)
 }
 
 fn kinds(v: &Value) -> Vec<String> {
