@@ -176,6 +176,21 @@ fn one_name_in_two_encodings_is_a_duplicate() {
     assert_eq!(zip.entries[1].duplicate_of, Some(0));
 }
 
+#[test]
+fn an_escape_that_reads_as_a_path_is_a_duplicate_of_that_path() {
+    // The raw `a 0xFF` under the UTF-8 flag is the text `a\x{ff}`: an extractor that splits
+    // at `\` writes it where the literal `a/x{ff}` goes.
+    let bytes = raw(&[
+        RawEntry::stored(b"a/x{ff}", b"literal"),
+        RawEntry::stored(b"a\xFF", b"escaped").flags(0x0800),
+        RawEntry::stored(b"a\xFE", b"other").flags(0x0800),
+    ]);
+    let zip = parse(&bytes);
+    assert_eq!(zip.entries[1].name, "a\\x{ff}");
+    let dups: Vec<_> = zip.entries.iter().map(|e| e.duplicate_of).collect();
+    assert_eq!(dups, [None, Some(0), None]);
+}
+
 /// One local entry (1 MiB of zeros, ~1 KiB deflated) and `n` central entries pointing at it.
 fn overlap_bomb(n: usize, method: u16) -> Vec<u8> {
     let zeros = vec![0u8; 1 << 20];

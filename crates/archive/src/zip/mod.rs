@@ -54,9 +54,11 @@
 //!   in a text is an escape and the raw bytes can be recovered.
 //!
 //! A name is a duplicate ([`ZipEntry::duplicate_of`]) of the first earlier entry whose raw
-//! bytes are equal (case-sensitively), or equal once `\` is read as `/`, or whose decoded
-//! characters are equal once `\` is read as `/` (one name spelt in two encodings, e.g. `é`
-//! as code page 437 `0x82` and as UTF-8): each such pair is one path to an extractor.
+//! bytes are equal (case-sensitively) once `\` is read as `/`, or whose text name is equal
+//! once `\` is read as `/`: either way the two are one path to an extractor. The second test
+//! catches one name spelt in two encodings (`é` as code page 437 `0x82` and as UTF-8), and
+//! an escape whose backslash reads as a separator (the raw `a 0xFF` under the UTF-8 flag is
+//! the text `a\x{ff}`, which `kbscan extract` would write where a literal `a/x{ff}` goes).
 //!
 //! # What this module must never do, whatever the input
 //! - **panic**, or **loop without progress**: an inflate call that neither consumes nor
@@ -327,8 +329,8 @@ pub struct ZipEntry {
     pub external_attributes: u32,
     /// The name ends with `/` or `\`.
     pub is_dir: bool,
-    /// The first earlier entry naming the same file (module doc: raw bytes, `\` as `/`, or the
-    /// same characters in another encoding).
+    /// The first earlier entry naming the same file (module doc: raw bytes or text name, each
+    /// with `\` read as `/`).
     pub duplicate_of: Option<usize>,
     issue: Option<Issue>,
 }
@@ -935,16 +937,13 @@ fn read_central(
 /// compared: their full bytes are unknown, and they are errors anyway.
 fn mark_duplicates(entries: &mut [ZipEntry]) {
     let mut by_raw: HashMap<Vec<u8>, usize> = HashMap::new();
-    let mut by_text: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut by_text: HashMap<String, usize> = HashMap::new();
     for e in entries.iter_mut() {
         if matches!(e.issue, Some(Issue::NameTooLong(_))) {
             continue;
         }
-        let utf8_flag = e.flags & FLAG_UTF8 != 0;
         let raw = *by_raw.entry(name::raw_key(&e.name_raw)).or_insert(e.index);
-        let text = *by_text
-            .entry(name::text_key(&e.name_raw, utf8_flag))
-            .or_insert(e.index);
+        let text = *by_text.entry(name::text_key(&e.name)).or_insert(e.index);
         let first = raw.min(text);
         e.duplicate_of = (first != e.index).then_some(first);
     }

@@ -102,36 +102,12 @@ pub(crate) fn raw_key(raw: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// The name as the characters it decodes to (before escaping), with `\` read as `/`,
-/// encoded injectively: a character as its UTF-8 bytes, a byte of an invalid UTF-8
-/// sequence as `0xFF, byte` (0xFF never occurs in UTF-8). Equal keys with different raw
-/// bytes mean one name spelt in two encodings (`é` as code page 437 `0x82` and as UTF-8
-/// `0xC3 0xA9`): the same file to anyone who extracts the archive.
-pub(crate) fn text_key(raw: &[u8], utf8_flag: bool) -> Vec<u8> {
-    let mut key = Vec::with_capacity(raw.len());
-    if reads_as_utf8(raw, utf8_flag) {
-        for chunk in raw.utf8_chunks() {
-            key.extend(
-                chunk
-                    .valid()
-                    .bytes()
-                    .map(|b| if b == b'\\' { b'/' } else { b }),
-            );
-            for &b in chunk.invalid() {
-                key.extend([0xFF, b]);
-            }
-        }
-    } else {
-        let mut tmp = [0u8; 4];
-        for &b in raw {
-            let c = match cp437(b) {
-                '\\' => '/',
-                c => c,
-            };
-            key.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-        }
-    }
-    key
+/// A text name with `\` read as `/`: the path a text-based extractor (`kbscan extract`)
+/// writes. Equal keys with different raw bytes are one name spelt in two encodings (`é` as
+/// code page 437 `0x82` and as UTF-8 `0xC3 0xA9`), or an escaped byte whose `\x{hh}` reads
+/// as a separator (`a\x{ff}` from the raw `a 0xFF`, and a literal `a/x{ff}`).
+pub(crate) fn text_key(text: &str) -> String {
+    text.replace('\\', "/")
 }
 
 #[cfg(test)]
@@ -191,9 +167,11 @@ mod tests {
     fn keys_fold_separators_and_spot_two_spellings_of_one_name() {
         assert_eq!(raw_key(b"a\\b"), raw_key(b"a/b"));
         assert_ne!(raw_key(b"A"), raw_key(b"a"));
-        assert_eq!(text_key(b"\x82", false), text_key("é".as_bytes(), true));
-        assert_eq!(text_key(b"a\\b", false), text_key(b"a/b", true));
-        assert_ne!(text_key(b"\xFF", true), text_key("ÿ".as_bytes(), true));
-        assert_ne!(text_key(b"\xFF", true), text_key(b"\\x{ff}", true));
+        let key = |raw: &[u8], flag| text_key(&decode_name(raw, flag));
+        assert_eq!(key(b"\x82", false), key("é".as_bytes(), true));
+        assert_eq!(key(b"a\\b", false), key(b"a/b", true));
+        assert_eq!(key(b"a\xFF", true), key(b"a/x{ff}", true));
+        assert_ne!(key(b"\xFF", true), key("ÿ".as_bytes(), true));
+        assert_ne!(key(b"\xFF", true), key(b"\\x{ff}", true));
     }
 }
