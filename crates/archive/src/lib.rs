@@ -1,10 +1,13 @@
 //! `kbscan-archive`: recognise containers by their magic bytes and read MS-CAB and ZIP
-//! containers from untrusted, in-memory bytes.
+//! containers from untrusted bytes.
 //!
 //! The scan engine hands this crate whole files (an MSU, the payload CAB inside it, a ZIP of
 //! downloads) and receives every member's bytes through a callback, plus precise per-member
 //! errors. Nesting (a CAB in an MSU in a ZIP) is the caller's loop; [`NestedPath`] names a
-//! member along that chain.
+//! member along that chain. Readers take a [`Source`] (memory, or a range of a file read by
+//! position) where they can: the ZIP reader ([`zip::ZipArchive`], kbscan's own, see [`zip`])
+//! delivers every central-directory entry, duplicates included, with raw names, and moves
+//! an entry the [`limits::MemoryBudget`] will not hold to a [`Spill`] file.
 //!
 //! What this crate must never do, whatever the input:
 //! - **panic**: all reads of untrusted bytes go through a bounds-checked cursor, all
@@ -12,6 +15,10 @@
 //!   written to the same rule) is additionally wrapped in `catch_unwind` as defence in depth.
 //! - **allocate by a declared length**: capacities are capped by what the input can hold or by
 //!   [`limits::Limits`]; decompressed data grows with bytes actually produced.
+//! - **produce a byte without charging it**: every decoded byte, whoever asked for it (an
+//!   oversized entry, ZIP entries sharing one local entry), counts against the limits.
+//! - **drop or merge a member**: two ZIP entries with one name are two entries; names keep
+//!   their raw bytes and decode without loss.
 //! - **loop without progress**: every decoder loop must consume input or produce output on each
 //!   turn, or it stops with an error (libmspack CVE-2010-2800 was exactly such a loop).
 //! - **decode a CAB folder twice**: folders are solid; each is decoded once, front to back, and
@@ -32,6 +39,7 @@ use std::fmt;
 pub use cab::{CabError, Cabinet};
 pub use limits::Limits;
 pub use source::{Source, Spill};
+pub use zip::{ZipArchive, ZipEntry, ZipError};
 
 /// What a byte buffer is, judged only by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
