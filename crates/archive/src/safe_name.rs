@@ -19,7 +19,13 @@ pub enum UnsafeName {
     ReservedCharacter(char),
     ReservedDeviceName(String),
     TrailingDotOrSpace(String),
-    TooLong { len: usize, max: usize },
+    TooLong {
+        len: usize,
+        max: usize,
+    },
+    /// The stored name's bytes are not valid UTF-8 (under ZIP's UTF-8 flag): it is shown
+    /// escaped, and an escaped form is not the name to create.
+    NotExact,
 }
 
 impl fmt::Display for UnsafeName {
@@ -41,6 +47,9 @@ impl fmt::Display for UnsafeName {
                 "component {n:?} ends with a dot or space (Windows strips it)"
             ),
             UnsafeName::TooLong { len, max } => write!(f, "name is {len} bytes, more than {max}"),
+            UnsafeName::NotExact => {
+                f.write_str("name is not valid UTF-8 (shown with \\x{..} escapes); not written")
+            }
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::cab::{CabError, Cabinet, FileEntry};
 use crate::limits::{self, Limits};
 use crate::safe_name::{relative_components, UnsafeName};
 use crate::source::Source;
-use crate::zip::ZipError;
+use crate::zip::{ZipArchive, ZipEntry, ZipError};
 use crate::{sniff, Magic, NestedPath};
 
 /// What a hook wants the walk to do next.
@@ -68,6 +68,10 @@ pub struct Member<'m> {
     pub path: &'m NestedPath,
     /// The name as stored (decoded to text; `..`, drive letters and all).
     pub name: &'m str,
+    /// Whether `name` is exactly the stored name. A ZIP name whose bytes are not valid UTF-8
+    /// under the UTF-8 flag is shown with `\x{hh}` escapes: fine to report, but not a name
+    /// to create (the escape's backslash would read as a separator).
+    pub name_exact: bool,
     /// Position in the container's table.
     pub index: usize,
     /// Depth of the container holding this member.
@@ -84,6 +88,9 @@ impl Member<'_> {
     /// The name as relative path components that are safe to create under a directory,
     /// or why not ([`crate::safe_name::relative_components`]).
     pub fn safe_components(&self) -> Result<Vec<String>, UnsafeName> {
+        if !self.name_exact {
+            return Err(UnsafeName::NotExact);
+        }
         relative_components(self.name)
     }
 
@@ -271,6 +278,7 @@ impl Walker {
             let m = Member {
                 path: &child,
                 name: &entry.name,
+                name_exact: true,
                 index,
                 depth,
                 parent: Kind::Cab,
@@ -318,68 +326,73 @@ impl Walker {
         if sink.enter(&c) == Flow::Stop {
             return Flow::Stop;
         }
-        // The ZIP reader works on a slice until it reads `Source` itself.
-        let bytes = match src.to_bytes(u64::MAX) {
-            Ok(Some(b)) => b,
-            Ok(None) | Err(_) => {
-                return sink.error(WalkError {
+        let zip = match ZipArchive::parse(src, &self.limits) {
+            Ok(z) => z,
+            Err(e) => {
+                return match sink.error(WalkError {
                     path: path.clone(),
-                    issue: Issue::ZipUnreadable(ZipError::Limit {
-                        limit: limits::LIMIT_HELD_BYTES,
-                        value: src.len(),
-                        max: self.limits.memory.as_ref().map_or(u64::MAX, |m| m.max()),
-                    }),
-                })
+                    issue: Issue::ZipUnreadable(e),
+                }) {
+                    Flow::Stop => Flow::Stop,
+                    _ => Flow::Continue,
+                }
             }
         };
         let mut names = Names::default();
-        let mut flow = Flow::Continue;
-        let mut index = 0usize;
-        let res = crate::zip::for_each_entry(&bytes, &self.limits, &mut |name, data| {
-            let i = index;
-            index += 1;
-            if flow == Flow::Stop || name.ends_with('/') {
-                return;
+        let mut reader = zip.reader();
+        for entry in &zip.entries {
+            if entry.is_dir {
+                continue;
             }
-            let child = path.child(name);
-            let data = match data {
+            let child = path.child(&entry.name);
+            let data = match reader.read(entry.index) {
                 Ok(d) => d,
                 Err(e) => {
-                    flow = sink.error(WalkError {
+                    // A container-wide limit ends the archive: the entry says where, the
+                    // container says why the rest is not read.
+                    let ends = e.ends_container().then(|| e.copy_limit()).flatten();
+                    if sink.error(WalkError {
                         path: child,
                         issue: Issue::ZipMember(e),
-                    });
-                    return;
+                    }) == Flow::Stop
+                    {
+                        return Flow::Stop;
+                    }
+                    if let Some(stop) = ends {
+                        if sink.error(WalkError {
+                            path: path.clone(),
+                            issue: Issue::ZipUnreadable(stop),
+                        }) == Flow::Stop
+                        {
+                            return Flow::Stop;
+                        }
+                        break;
+                    }
+                    continue;
                 }
             };
-            if let Err(why) = relative_components(name) {
-                flow = sink.error(WalkError {
+            if let Err(why) = relative_components(&entry.name) {
+                if sink.error(WalkError {
                     path: child,
                     issue: Issue::UnsafeZipName(why),
-                });
-                return;
+                }) == Flow::Stop
+                {
+                    return Flow::Stop;
+                }
+                continue;
             }
             let m = Member {
                 path: &child,
-                name,
-                index: i,
+                name: &entry.name,
+                name_exact: name_is_exact(entry),
+                index: entry.index,
                 depth,
                 parent: Kind::Zip,
-                data: Source::Mem(data),
-                magic: sniff(data),
+                data,
+                magic: magic_of(data),
                 cab_entry: None,
             };
-            flow = self.member(&m, &mut names, sink);
-        });
-        if flow == Flow::Stop {
-            return Flow::Stop;
-        }
-        if let Err(e) = res {
-            if sink.error(WalkError {
-                path: path.clone(),
-                issue: Issue::ZipUnreadable(e),
-            }) == Flow::Stop
-            {
+            if self.member(&m, &mut names, sink) == Flow::Stop {
                 return Flow::Stop;
             }
         }
@@ -429,6 +442,15 @@ impl Walker {
         sink.nested(m, move |s: &mut S| {
             self.container(data, path, depth, parent, s)
         })
+    }
+}
+
+/// Whether a ZIP entry's text name is its stored name: UTF-8 that needed no escape, or a
+/// code page 437 decode (one character per byte, as the format defines it).
+fn name_is_exact(e: &ZipEntry) -> bool {
+    match std::str::from_utf8(&e.name_raw) {
+        Ok(s) => s == e.name,
+        Err(_) => !e.name_is_utf8,
     }
 }
 

@@ -55,9 +55,16 @@ impl ReportKind for kbscan_archive::walker::Issue {
 impl ReportKind for ZipError {
     fn report_kind(&self) -> ErrorKind {
         match self {
-            ZipError::Archive(_) => ErrorKind::ZipArchive,
-            ZipError::Entry { .. } => ErrorKind::ZipEntry,
+            ZipError::Archive { .. } | ZipError::ArchiveRead { .. } => ErrorKind::ZipArchive,
+            ZipError::BadEntry { .. } => ErrorKind::ZipBadEntry,
+            ZipError::UnsupportedMethod { .. } => ErrorKind::ZipUnsupportedMethod,
+            ZipError::Encrypted { .. } => ErrorKind::ZipEncrypted,
+            ZipError::Decode { .. } => ErrorKind::ZipDecode,
+            ZipError::Crc { .. } => ErrorKind::ZipCrcMismatch,
+            ZipError::Size { .. } => ErrorKind::ZipSizeMismatch,
             ZipError::Read { .. } => ErrorKind::ZipRead,
+            ZipError::Spill { .. } => ErrorKind::ZipSpill,
+            ZipError::NoEntry { .. } => ErrorKind::ZipNoEntry,
             ZipError::Limit { limit, .. } => ErrorKind::Limit(archive_limit(limit)),
         }
     }

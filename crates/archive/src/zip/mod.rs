@@ -267,7 +267,7 @@ impl ZipError {
     }
 
     /// A copy of a limit error (the walk both hands it to the sink and returns it).
-    fn copy_limit(&self) -> Option<Self> {
+    pub fn copy_limit(&self) -> Option<Self> {
         match *self {
             ZipError::Limit { limit, value, max } => Some(ZipError::Limit { limit, value, max }),
             _ => None,
