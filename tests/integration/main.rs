@@ -8,6 +8,7 @@
 mod check;
 mod cli;
 mod extract;
+mod hostile;
 mod html;
 mod ipd;
 mod report;

@@ -1,12 +1,11 @@
 //! kbscan's ZIP reader against hostile archives, each built here by the raw writer in
-//! `zip_support` (issue 15: duplicate names, lossy names, overlapping entries, memory).
-
-mod zip_support;
+//! `kbscan_fixtures::zipraw` (issue 15: duplicate names, lossy names, overlapping entries, memory).
 
 use kbscan_archive::limits::{self, Budget, MemoryBudget};
 use kbscan_archive::zip::{for_each_entry, ZipArchive, ZipError};
 use kbscan_archive::{Limits, Source};
-use zip_support::{deflate, noise, write, RawEntry, RawOptions};
+use kbscan_fixtures::noise;
+use kbscan_fixtures::zipraw::{deflate, write, RawEntry, RawOptions};
 
 /// What the walk delivered for one entry.
 #[derive(Debug)]

@@ -2,17 +2,17 @@
 //! writer and read back by its reader (entry for entry, byte for byte), and archives
 //! written by 7-Zip (`7zz`) from generated files.
 
-mod zip_support;
-
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
 use std::process::Command;
 
 use kbscan_archive::zip::{ZipArchive, ZipEntry};
 use kbscan_archive::{Limits, Source};
+use kbscan_fixtures::noise;
+use kbscan_fixtures::require;
+use kbscan_fixtures::zipraw::{write, RawEntry, RawOptions};
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
-use zip_support::{noise, tool_or_skip, write, RawEntry, RawOptions};
 
 /// Every entry's bytes (or error kind), in order, by kbscan's reader.
 fn read_all(zip: &ZipArchive<'_>) -> Vec<(ZipEntry, Result<Vec<u8>, &'static str>)> {
@@ -164,7 +164,7 @@ fn write_tree(root: &Path, files: &[(&str, Vec<u8>)]) {
 /// 7-Zip writes the archive (stored and deflate); kbscan must read every file back.
 #[test]
 fn seven_zip_archives_read_back_exactly() {
-    if !tool_or_skip("7zz") {
+    if !require::tool("7zz") {
         return;
     }
     let files: Vec<(&str, Vec<u8>)> = vec![
