@@ -1,13 +1,12 @@
-//! `kbscan-archive`: recognise containers by their magic bytes and read MS-CAB and ZIP
-//! containers from untrusted bytes.
+//! `kbscan-archive`: recognise containers by their magic bytes, read MS-CAB and ZIP
+//! containers from untrusted bytes, and walk nested containers for every consumer.
 //!
-//! The scan engine hands this crate whole files (an MSU, the payload CAB inside it, a ZIP of
-//! downloads) and receives every member's bytes through a callback, plus precise per-member
-//! errors. Nesting (a CAB in an MSU in a ZIP) is the caller's loop; [`NestedPath`] names a
-//! member along that chain. Readers take a [`Source`] (memory, or a range of a file read by
-//! position) where they can: the ZIP reader ([`zip::ZipArchive`], kbscan's own, see [`zip`])
-//! delivers every central-directory entry, duplicates included, with raw names, and moves
-//! an entry the [`limits::MemoryBudget`] will not hold to a [`Spill`] file.
+//! A container is read from a [`Source`]: memory (an input read whole, a member cut out of a
+//! CAB folder buffer) or a range of a file (an input too large to hold, a member spilled to a
+//! [`Spill`]). [`walker::Walker`] is the one recursion over nested containers (a CAB in an MSU
+//! in a ZIP): it hands every member to a [`walker::Sink`] — the scan engine's, `kbscan
+//! extract`'s — and owns nesting depth, the per-input budgets of [`limits::Limits`], name
+//! checks ([`safe_name`]) and duplicate names. [`NestedPath`] names a member along the chain.
 //!
 //! What this crate must never do, whatever the input:
 //! - **panic**: all reads of untrusted bytes go through a bounds-checked cursor, all
@@ -15,16 +14,17 @@
 //!   written to the same rule) is additionally wrapped in `catch_unwind` as defence in depth.
 //! - **allocate by a declared length**: capacities are capped by what the input can hold or by
 //!   [`limits::Limits`]; decompressed data grows with bytes actually produced.
-//! - **produce a byte without charging it**: every decoded byte, whoever asked for it (an
-//!   oversized entry, ZIP entries sharing one local entry), counts against the limits.
-//! - **drop or merge a member**: two ZIP entries with one name are two entries; names keep
-//!   their raw bytes and decode without loss.
+//! - **hold what a budget refuses**: every byte a reader hands out is charged to the input's
+//!   byte budget (overlapping entries pay for each repetition), buffers grow only while the
+//!   input's [`limits::MemoryBudget`] allows and spill to an anonymous temporary file beyond
+//!   it, and every member takes one record from the input's record budget.
 //! - **loop without progress**: every decoder loop must consume input or produce output on each
 //!   turn, or it stops with an error (libmspack CVE-2010-2800 was exactly such a loop).
 //! - **decode a CAB folder twice**: folders are solid; each is decoded once, front to back, and
 //!   files are cut out of the stream as it passes (see [`cab`]). Work is linear in the bytes.
-//! - **touch the file system**: names are reported as stored (`..`, drive letters and all);
-//!   judging them is the scanner's job.
+//! - **write where a name says**: the only files this crate creates are its own anonymous
+//!   temporary files ([`Spill`]); names are reported as stored (`..`, drive letters and all) and
+//!   judged by [`safe_name`], for whoever turns them into paths.
 
 pub mod cab;
 mod cursor;
