@@ -28,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
             ..Limits::default()
         },
         max_package_bytes: 64 << 20,
+        // A small memory budget makes members spill and nested cabinets be read back from
+        // the temporary file; a small record budget makes tables of members stop early.
+        max_held_bytes: 256 << 10,
+        max_records: 20_000,
         ..ScanOptions::default()
     };
     let report =
