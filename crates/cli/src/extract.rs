@@ -63,9 +63,17 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
             a.limits.max_input_bytes
         );
     }
-    // The same read as the scan's: checked again on the open handle, capped at the limit.
-    let bytes = kbscan_scan::read_regular_file(&a.package, a.limits.max_input_bytes)?;
-    if !matches!(sniff(&bytes), Magic::Cab | Magic::Zip) {
+    // The same read as the scan's: checked again on the open handle, capped at the limit;
+    // a package larger than the memory one input may hold is read by position instead.
+    let memory = MemoryBudget::new(a.limits.max_held_bytes);
+    let mut held = memory.claim();
+    let hold = if held.grow(size) { size } else { 0 };
+    let package = kbscan_scan::InputBytes::open(&a.package, size, hold, a.limits.max_input_bytes)?;
+    let src = package.source();
+    let head = src
+        .read_upto(0, 8)
+        .with_context(|| format!("cannot read {}", a.package.display()))?;
+    if !matches!(sniff(&head), Magic::Cab | Magic::Zip) {
         bail!(
             "{}: not an MSU, CAB or ZIP (no MSCF or PK signature)",
             a.package.display()
@@ -98,7 +106,7 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
         ..Limits::default()
     };
     limits.package_budget = Some(Budget::new(a.limits.max_package_bytes));
-    limits.memory = Some(MemoryBudget::new(a.limits.max_held_bytes));
+    limits.memory = Some(memory);
     limits.records = Some(Budget::new(a.limits.max_records));
     let walker = Walker::new(limits, a.limits.max_depth);
     let mut ex = Extractor {
@@ -112,7 +120,7 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<u8> {
         refused: Vec::new(),
     };
     let top = NestedPath::new(a.package.to_string_lossy().into_owned());
-    walker.walk(Source::Mem(&bytes), &top, 0, &mut ex);
+    walker.walk(src, &top, 0, &mut ex);
 
     let mut out = std::io::stdout().lock();
     if !a.quiet {

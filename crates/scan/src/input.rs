@@ -7,10 +7,9 @@
 use crate::digest;
 use crate::dispatch::{format_name, Cx};
 use crate::options::ScanOptions;
-use crate::walk::{open_regular_file, InputFile};
+use crate::walk::{InputBytes, InputFile};
 use kbscan_archive::limits::{Budget, MemoryBudget};
-use kbscan_archive::source::FileRange;
-use kbscan_archive::{sniff, Magic, NestedPath, Source};
+use kbscan_archive::{sniff, Magic, NestedPath};
 use kbscan_model::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -85,11 +84,8 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
         // An input is read whole while the input's memory budget allows (the fast path:
         // members are cut out of it without a copy); a larger one is read by position.
         let mut held = memory.claim();
-        let read = if held.grow(f.size) {
-            f.read_bounded(opts.max_input_bytes).map(Input::Mem)
-        } else {
-            open_regular_file(&f.path).map(|(file, meta)| Input::File(file, meta.len()))
-        };
+        let hold = if held.grow(f.size) { f.size } else { 0 };
+        let read = InputBytes::open(&f.path, f.size, hold, opts.max_input_bytes);
         match read {
             Ok(data) => {
                 let src = data.source();
@@ -139,24 +135,5 @@ fn scan_input(f: &InputFile, opts: &ScanOptions, load: &digest::Workers) -> Inpu
         input,
         packages,
         errors,
-    }
-}
-
-/// The input's bytes: read whole, or an open file read by position.
-enum Input {
-    Mem(Vec<u8>),
-    File(std::fs::File, u64),
-}
-
-impl Input {
-    fn source(&self) -> Source<'_> {
-        match self {
-            Input::Mem(b) => Source::Mem(b),
-            Input::File(file, len) => Source::File(FileRange {
-                file,
-                offset: 0,
-                len: *len,
-            }),
-        }
     }
 }

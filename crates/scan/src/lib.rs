@@ -38,4 +38,4 @@ pub use pipeline::{
 // The report types live in `kbscan-model` (the API boundary); re-exported so that a
 // caller of the engine needs one crate.
 pub use kbscan_model::*;
-pub use walk::{file_type_name, read_regular_file, FileId, ReadError};
+pub use walk::{file_type_name, read_regular_file, FileId, InputBytes, ReadError};

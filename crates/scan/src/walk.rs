@@ -28,13 +28,6 @@ pub struct InputFile {
     pub size: u64,
 }
 
-impl InputFile {
-    /// The whole file, or why not: see [`read_regular_file`].
-    pub fn read_bounded(&self, max_input_bytes: u64) -> Result<Vec<u8>, ReadError> {
-        read_regular_file(&self.path, max_input_bytes)
-    }
-}
-
 /// Something under the given paths that is an input of the run but is not read: listed
 /// in the report and counted in the totals, so nothing disappears unseen.
 #[derive(Debug, Clone)]
@@ -350,6 +343,45 @@ pub fn open_regular_file(path: &Path) -> Result<(File, Metadata), ReadError> {
         });
     }
     Ok((file, meta))
+}
+
+/// An input's bytes: read whole, or an open file read by position.
+#[derive(Debug)]
+pub enum InputBytes {
+    Mem(Vec<u8>),
+    File(File, u64),
+}
+
+impl InputBytes {
+    /// Reads the regular file at `path` whole when it is at most `hold` bytes (the memory
+    /// one input may hold: the fast path, members are cut out of it without a copy), else
+    /// opens it to be read by position. Either way at most `max_bytes` are read.
+    pub fn open(path: &Path, size: u64, hold: u64, max_bytes: u64) -> Result<Self, ReadError> {
+        if size <= hold {
+            return read_regular_file(path, max_bytes).map(InputBytes::Mem);
+        }
+        let (file, meta) = open_regular_file(path)?;
+        if meta.len() > max_bytes {
+            return Err(ReadError::TooLarge {
+                path: path.to_path_buf(),
+                limit: max_bytes,
+            });
+        }
+        Ok(InputBytes::File(file, meta.len()))
+    }
+
+    pub fn source(&self) -> kbscan_archive::Source<'_> {
+        match self {
+            InputBytes::Mem(b) => kbscan_archive::Source::Mem(b),
+            InputBytes::File(file, len) => {
+                kbscan_archive::Source::File(kbscan_archive::source::FileRange {
+                    file,
+                    offset: 0,
+                    len: *len,
+                })
+            }
+        }
+    }
 }
 
 /// Reads the regular file at `path`, at most `max_bytes` of it.
