@@ -22,7 +22,9 @@
 //! `hidden-files.cab` shows that the two disagree when a writer leaves a gap. The gap is kept in
 //! [`Header::file_table_gap`] so the scanner can flag such a cabinet.
 
+mod buffer;
 mod checksum;
+mod codec;
 mod walk;
 
 use std::fmt;
