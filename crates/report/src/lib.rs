@@ -10,6 +10,7 @@ pub mod charts;
 pub mod check;
 pub mod html;
 mod stream;
+pub mod text;
 
 pub use stream::Streamer;
 
