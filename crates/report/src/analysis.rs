@@ -5,6 +5,7 @@
 //! [`printable`](crate::printable) first. JSON is the analysis itself, pretty-printed,
 //! with its `schema_version`; markdown carries the same sections as the table.
 
+use crate::text::{width, wrap, Table};
 use crate::{printable, RenderError};
 use kbscan_analysis::{
     Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus,
@@ -13,8 +14,7 @@ use kbscan_analysis::{
 use kbscan_model::ScanReport;
 use std::io::Write;
 
-/// The widest line the table renderer writes.
-pub const TABLE_WIDTH: usize = 100;
+pub use crate::text::TABLE_WIDTH;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -110,21 +110,6 @@ enum Style {
     Markdown,
 }
 
-/// Shortens `s` to `w` characters by cutting its middle: both the start (a component
-/// family) and the end (a file name, an architecture) tell things apart.
-fn fit(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    if n <= w || w < 3 {
-        return s.to_string();
-    }
-    let head = (w - 1) / 2;
-    let tail = w - 1 - head;
-    let mut r: String = s.chars().take(head).collect();
-    r.push('…');
-    r.extend(s.chars().skip(n - tail));
-    r
-}
-
 /// A block of rows: aligned columns for the table (one column may shrink to keep the
 /// line within [`TABLE_WIDTH`]), a pipe table for markdown.
 struct Grid<'a> {
@@ -148,46 +133,11 @@ impl Grid<'_> {
                 writeln!(out)
             }
             Style::Table => {
-                let mut widths: Vec<usize> =
-                    self.headers.iter().map(|h| h.chars().count()).collect();
-                for r in &self.rows {
-                    for (w, c) in widths.iter_mut().zip(r) {
-                        *w = (*w).max(c.chars().count());
-                    }
-                }
-                let last = widths.len().saturating_sub(1);
-                let total = self.indent + widths.iter().sum::<usize>() + 2 * last;
+                let mut table = Table::new(self.headers).indent(self.indent);
                 if let Some(f) = self.flex {
-                    if total > TABLE_WIDTH {
-                        let min = self.headers.get(f).map_or(8, |h| h.chars().count().max(8));
-                        widths[f] = widths[f].saturating_sub(total - TABLE_WIDTH).max(min);
-                    }
+                    table = table.shrink(f, TABLE_WIDTH);
                 }
-                let line = |cells: Vec<String>| {
-                    let mut s = " ".repeat(self.indent);
-                    for (i, c) in cells.iter().enumerate() {
-                        let c = if Some(i) == self.flex {
-                            fit(c, widths[i])
-                        } else {
-                            c.clone()
-                        };
-                        if i == last {
-                            s.push_str(&c);
-                        } else {
-                            s.push_str(&format!("{:<w$}  ", c, w = widths[i]));
-                        }
-                    }
-                    s.trim_end().to_string()
-                };
-                writeln!(
-                    out,
-                    "{}",
-                    line(self.headers.iter().map(|h| h.to_string()).collect())
-                )?;
-                for r in &self.rows {
-                    writeln!(out, "{}", line(r.clone()))?;
-                }
-                Ok(())
+                table.rows(self.rows.iter()).write(out)
             }
         }
     }
@@ -195,12 +145,10 @@ impl Grid<'_> {
 
 fn heading(style: Style, title: &str, out: &mut dyn Write) -> std::io::Result<()> {
     match style {
-        Style::Table => writeln!(
-            out,
-            "{}\n{}",
-            title.to_uppercase(),
-            "=".repeat(title.chars().count())
-        ),
+        Style::Table => {
+            let title = title.to_uppercase();
+            writeln!(out, "{title}\n{}", "=".repeat(width(&title)))
+        }
         Style::Markdown => writeln!(out, "## {title}\n"),
     }
 }
@@ -223,25 +171,6 @@ fn para(style: Style, text: &str, out: &mut dyn Write) -> std::io::Result<()> {
         }
         Style::Markdown => writeln!(out, "{}\n", md(text)),
     }
-}
-
-/// Greedy word wrap; a word longer than the width gets a line of its own.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// Markdown would read `*`, `_`, `|`, brackets and HTML tags in package strings as
@@ -537,14 +466,13 @@ impl Grid<'_> {
                 }
                 Ok(())
             }
-            Style::Table => {
-                let w = self.rows.iter().map(|r| r[0].len()).max().unwrap_or(0);
-                for r in &self.rows {
-                    let line = format!("{}{:<w$}  {}", " ".repeat(self.indent), r[0], r[1]);
-                    writeln!(out, "{}", fit(&line, TABLE_WIDTH))?;
-                }
-                Ok(())
-            }
+            // No `trim_end` here ever: `series       0: ` keeps its blank.
+            Style::Table => Table::without_header()
+                .indent(self.indent)
+                .cut_lines(TABLE_WIDTH)
+                .keep_trailing_blanks()
+                .rows(self.rows.iter())
+                .write(out),
         }
     }
 }
@@ -970,9 +898,7 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
                 let mut line = format!("    {head}");
                 for (i, p) in pts.iter().enumerate() {
                     let sep = if i + 1 < pts.len() { "," } else { "" };
-                    if i > 0
-                        && line.chars().count() + 1 + p.chars().count() + sep.len() > TABLE_WIDTH
-                    {
+                    if i > 0 && width(&line) + 1 + width(p) + sep.len() > TABLE_WIDTH {
                         writeln!(out, "{line}")?;
                         line = format!("      {p}{sep}");
                     } else {
@@ -1081,33 +1007,35 @@ fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
     for arch in &h.architectures {
         writeln!(out)?;
         writeln!(out, "{}", printable(&arch.architecture))?;
-        let mut rows = Vec::new();
+        // Marker lines span the whole width; long lines are cut as a whole.
+        let mut table = Table::new(&[
+            "VERSION", "BUILD", "TRACK", "CTR", "LEFT", "TO 65535", "FIRST IN", "DATE", "ALSO IN",
+        ])
+        .indent(2)
+        .cut_lines(TABLE_WIDTH);
         let mut line: Option<(u16, u16)> = None;
         for e in &arch.entries {
             let this = (e.version.major, e.version.minor);
             if line.is_some_and(|l| l != this) {
-                rows.push(vec![format!(
-                    "-- {}.{}: another OS version line",
-                    this.0, this.1
-                )]);
+                table.note(format!("-- {}.{}: another OS version line", this.0, this.1));
             }
             line = Some(this);
             if let Some(mv) = &e.build_move {
-                rows.push(vec![format!(
+                table.note(format!(
                     "-- build move {} -> {}: revision {} -> {} ({})",
                     mv.from,
                     e.build,
                     mv.previous.revision,
                     e.version.revision,
                     signed(mv.reset)
-                )]);
+                ));
             }
             let (track, counter) = match e.nt6 {
                 Some(n) => (n.track.to_string(), n.counter.to_string()),
                 None => ("-".into(), "-".into()),
             };
             let also: Vec<String> = e.packages.iter().skip(1).map(|p| p.label()).collect();
-            rows.push(vec![
+            table.row([
                 e.version.to_string(),
                 e.build.to_string(),
                 track,
@@ -1119,40 +1047,7 @@ fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
                 list_kbs(&also, 2),
             ]);
         }
-        history_grid(&rows, out)?;
-    }
-    Ok(())
-}
-
-/// History rows with the build-move marker lines spanning the whole width.
-fn history_grid(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result<()> {
-    let headers = [
-        "VERSION", "BUILD", "TRACK", "CTR", "LEFT", "TO 65535", "FIRST IN", "DATE", "ALSO IN",
-    ];
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for r in rows.iter().filter(|r| r.len() == headers.len()) {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut s = String::from("  ");
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(&format!("{:<w$}  ", c, w = widths[i]));
-            }
-        }
-        fit(s.trim_end(), TABLE_WIDTH)
-    };
-    writeln!(out, "{}", line(&headers.map(String::from)))?;
-    for r in rows {
-        if r.len() == 1 {
-            writeln!(out, "  {}", fit(&r[0], TABLE_WIDTH - 2))?;
-        } else {
-            writeln!(out, "{}", line(r))?;
-        }
+        table.write(out)?;
     }
     Ok(())
 }
@@ -1160,21 +1055,6 @@ fn history_grid(rows: &[Vec<String>], out: &mut dyn Write) -> std::io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fit_cuts_the_middle() {
-        assert_eq!(
-            fit("microsoft-windows-terminalservices-drivers", 20),
-            "microsoft…es-drivers"
-        );
-        assert_eq!(fit("short", 20), "short");
-        assert_eq!(
-            fit("microsoft-windows-terminalservices-drivers", 20)
-                .chars()
-                .count(),
-            20
-        );
-    }
 
     #[test]
     fn chart_links_are_percent_encoded() {

@@ -350,27 +350,7 @@ fn table(
         "MAX VERSION",
         "SOURCE",
     ];
-    let mut widths = header.map(str::len);
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let write_row = |out: &mut dyn Write, cells: &[&str]| -> io::Result<()> {
-        let mut line = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{:<w$}  ", c, w = widths[i]));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())
-    };
-    write_row(out, &header)?;
-    for r in rows {
-        write_row(out, &r.iter().map(String::as_str).collect::<Vec<_>>())?;
-    }
+    crate::text::Table::new(&header).rows(rows).write(out)?;
     if !errors.is_empty() {
         writeln!(out)?;
         writeln!(out, "ERRORS ({})", errors.len())?;
