@@ -5,11 +5,15 @@
 //! [`printable`](crate::printable) first. JSON is the analysis itself, pretty-printed,
 //! with its `schema_version`; markdown carries the same sections as the table.
 
+use crate::error::RenderError;
+use crate::format::{
+    anomaly_kind, display_or_dash, forecast_when, list_kbs, or_dash, package_label, printable,
+    signed, slope, track_and_counter,
+};
 use crate::text::{width, wrap, Table};
-use crate::{printable, RenderError};
 use kbscan_analysis::{
-    Analysis, AnomalyKind, BuildMove, CeilingFinding, Forecast, ForecastScope, ForecastStatus,
-    History, MovingPackage, PackageRef, Scheme, VersionKind,
+    Analysis, BuildMove, CeilingFinding, Forecast, ForecastScope, History, MovingPackage,
+    PackageRef, Scheme, VersionKind,
 };
 use kbscan_model::ScanReport;
 use std::io::Write;
@@ -191,12 +195,8 @@ fn md(s: &str) -> String {
     r
 }
 
-fn kb(p: &PackageRef) -> String {
-    printable(&p.label())
-}
-
 fn date(p: &PackageRef) -> String {
-    p.date.as_deref().map_or_else(|| "-".into(), printable)
+    or_dash(p.date.as_deref())
 }
 
 /// `update.mum creationTimeStamp` → `mum`, `pkgProperties Build Date` → `props`:
@@ -207,16 +207,6 @@ fn date_source_short(p: &PackageRef) -> String {
         Some(s) if s.starts_with("pkgProperties") => "props".into(),
         Some(s) => printable(s),
         None => "-".into(),
-    }
-}
-
-pub(crate) fn list_kbs(pkgs: &[String], max: usize) -> String {
-    let shown: Vec<String> = pkgs.iter().take(max).map(|p| printable(p)).collect();
-    let more = pkgs.len().saturating_sub(max);
-    if more > 0 {
-        format!("{} +{more}", shown.join(","))
-    } else {
-        shown.join(",")
     }
 }
 
@@ -307,10 +297,10 @@ fn packages_md(scan: &ScanReport, out: &mut dyn Write) -> Result<(), RenderError
         .iter()
         .map(|p| {
             vec![
-                printable(p.kb.as_deref().unwrap_or("-")),
-                printable(p.architecture.as_deref().unwrap_or("-")),
-                printable(p.dates.release.as_deref().unwrap_or("-")),
-                printable(p.release_type.as_deref().unwrap_or("-")),
+                or_dash(p.kb.as_deref()),
+                or_dash(p.architecture.as_deref()),
+                or_dash(p.dates.release.as_deref()),
+                or_dash(p.release_type.as_deref()),
                 p.components.len().to_string(),
                 p.files.len().to_string(),
                 p.errors.len().to_string(),
@@ -406,9 +396,9 @@ fn summary(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Render
             vec![
                 date(&p.package),
                 date_source_short(&p.package),
-                kb(&p.package),
+                package_label(&p.package),
                 printable(&p.package.architecture),
-                printable(p.package.release_type.as_deref().unwrap_or("-")),
+                or_dash(p.package.release_type.as_deref()),
                 builds.join(","),
             ]
         })
@@ -438,7 +428,7 @@ fn summary(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Render
             .iter()
             .map(|u| {
                 vec![
-                    printable(u.package.kb.as_deref().unwrap_or("-")),
+                    or_dash(u.package.kb.as_deref()),
                     printable(&u.package.source),
                     printable(&u.reason),
                 ]
@@ -514,11 +504,11 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
         style,
         &format!(
             "first mover: {} {} {} (date from {}), {}",
-            kb(p),
+            package_label(p),
             printable(&p.architecture),
             date(p),
-            printable(p.date_source.as_deref().unwrap_or("-")),
-            printable(p.release_type.as_deref().unwrap_or("-")),
+            or_dash(p.date_source.as_deref()),
+            or_dash(p.release_type.as_deref()),
         ),
         out,
     )?;
@@ -548,9 +538,9 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
                     what.push(format!("{} new", l.new_components.len()));
                 }
                 vec![
-                    kb(&l.package),
+                    package_label(&l.package),
                     date(&l.package),
-                    printable(l.package.release_type.as_deref().unwrap_or("-")),
+                    or_dash(l.package.release_type.as_deref()),
                     if what.is_empty() {
                         "-".into()
                     } else {
@@ -573,7 +563,7 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
         {
             para(
                 style,
-                &format!("in {} {}:", kb(&l.package), date(&l.package)),
+                &format!("in {} {}:", package_label(&l.package), date(&l.package)),
                 out,
             )?;
             changes(l, style, out)?;
@@ -599,7 +589,7 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
             .iter()
             .map(|s| {
                 vec![
-                    kb(&s.package),
+                    package_label(&s.package),
                     date(&s.package),
                     s.builds
                         .iter()
@@ -619,14 +609,6 @@ fn one_move(m: &BuildMove, style: Style, out: &mut dyn Write) -> Result<(), Rend
         .write(style, out)?;
     }
     Ok(())
-}
-
-pub(crate) fn signed(n: i32) -> String {
-    if n > 0 {
-        format!("+{n}")
-    } else {
-        n.to_string()
-    }
 }
 
 fn changes(p: &MovingPackage, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
@@ -668,10 +650,7 @@ fn changes(p: &MovingPackage, style: Style, out: &mut dyn Write) -> Result<(), R
 }
 
 fn finding_row(f: &CeilingFinding) -> Vec<String> {
-    let (track, counter) = match f.nt6 {
-        Some(n) => (n.track.to_string(), n.counter.to_string()),
-        None => ("-".into(), "-".into()),
-    };
+    let (track, counter) = track_and_counter(f.nt6);
     vec![
         f.headroom.to_string(),
         f.version.to_string(),
@@ -792,11 +771,7 @@ fn anomalies(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
         .iter()
         .map(|x| {
             vec![
-                match x.kind {
-                    AnomalyKind::UnusedTrack => "unused track".into(),
-                    AnomalyKind::PrivateTrack => "private track".into(),
-                    AnomalyKind::CounterDecrease => "decrease".into(),
-                },
+                anomaly_kind(x.kind).into(),
                 printable(&x.name),
                 printable(&x.architectures.join(",")),
                 match x.previous {
@@ -817,18 +792,6 @@ fn anomalies(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
     Ok(())
 }
 
-pub(crate) fn forecast_when(f: &Forecast) -> String {
-    match f.status {
-        ForecastStatus::Projected => f.projected_month.clone().unwrap_or_else(|| "-".into()),
-        ForecastStatus::Exhausted => {
-            format!("reached {}", f.projected_month.as_deref().unwrap_or(""))
-        }
-        ForecastStatus::NotGrowing => "not growing".into(),
-        ForecastStatus::TooFewPoints => "1 date only".into(),
-        ForecastStatus::BeyondHorizon => "> 100 years".into(),
-    }
-}
-
 fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), RenderError> {
     heading(style, "Forecast", out)?;
     para(
@@ -846,11 +809,7 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
     if style == Style::Table {
         writeln!(out)?;
     }
-    let track = |f: &Forecast| f.track.map_or_else(|| "-".into(), |t| t.to_string());
-    let slope = |f: &Forecast| {
-        f.slope_per_month
-            .map_or_else(|| "-".into(), |s| format!("{s:.2}"))
-    };
+    let track = |f: &Forecast| display_or_dash(f.track);
     let builds: Vec<&Forecast> = a
         .forecasts
         .iter()
@@ -872,7 +831,7 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
                     f.last_date.clone(),
                     f.last_value.to_string(),
                     f.headroom.to_string(),
-                    slope(f),
+                    slope(f.slope_per_month),
                     forecast_when(f),
                 ]
             })
@@ -946,13 +905,13 @@ fn forecasts(a: &Analysis, style: Style, out: &mut dyn Write) -> Result<(), Rend
                 .iter()
                 .map(|c| {
                     vec![
-                        c.component.as_deref().map_or_else(|| "-".into(), printable),
+                        or_dash(c.component.as_deref()),
                         c.points.to_string(),
                         c.pairs.to_string(),
                         c.last_date.clone(),
                         c.last_value.to_string(),
                         c.headroom.to_string(),
-                        slope(c),
+                        slope(c.slope_per_month),
                         forecast_when(c),
                     ]
                 })
@@ -1030,10 +989,7 @@ fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
                     signed(mv.reset)
                 ));
             }
-            let (track, counter) = match e.nt6 {
-                Some(n) => (n.track.to_string(), n.counter.to_string()),
-                None => ("-".into(), "-".into()),
-            };
+            let (track, counter) = track_and_counter(e.nt6);
             let also: Vec<String> = e.packages.iter().skip(1).map(|p| p.label()).collect();
             table.row([
                 e.version.to_string(),
@@ -1042,7 +998,7 @@ fn history_table(h: &History, out: &mut dyn Write) -> Result<(), RenderError> {
                 counter,
                 e.headroom.to_string(),
                 e.revision_headroom.to_string(),
-                kb(&e.first),
+                package_label(&e.first),
                 date(&e.first),
                 list_kbs(&also, 2),
             ]);

@@ -8,15 +8,19 @@
 pub mod analysis;
 pub mod charts;
 pub mod check;
+mod error;
+mod format;
 pub mod html;
 mod stream;
 pub mod text;
 
+pub use error::RenderError;
+pub use format::{is_disguising, printable};
 pub use stream::Streamer;
 
 use kbscan_model::{ErrorRecord, FileRecord, InputOutcome, Package, ScanReport, Totals};
 use serde::Serialize;
-use std::io::{self, Write};
+use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -24,36 +28,6 @@ pub enum Format {
     Json,
     Jsonl,
     Csv,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("write failed: {0}")]
-    Io(#[from] io::Error),
-    #[error("JSON encoding failed: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("CSV encoding failed: {0}")]
-    Csv(#[from] csv::Error),
-    #[error("chart drawing failed: {0}")]
-    Chart(String),
-    #[error("HTML template failed: {0:#}")]
-    Template(#[from] minijinja::Error),
-}
-
-impl RenderError {
-    /// The reader of a pipe went away (`kbscan scan | head`): the caller's choice.
-    pub fn is_broken_pipe(&self) -> bool {
-        let kind = match self {
-            RenderError::Io(e) => Some(e.kind()),
-            RenderError::Json(e) => e.io_error_kind(),
-            RenderError::Csv(e) => match e.kind() {
-                csv::ErrorKind::Io(e) => Some(e.kind()),
-                _ => None,
-            },
-            RenderError::Chart(_) | RenderError::Template(_) => None,
-        };
-        kind == Some(io::ErrorKind::BrokenPipe)
-    }
 }
 
 /// Pretty JSON with a trailing newline. Struct field order is fixed by the model and
@@ -251,54 +225,6 @@ fn sanitize_cell(s: &str) -> String {
     }
 }
 
-/// Makes an untrusted string (a name or message from a package, a file name on disk) safe
-/// to show to a person: control characters would let a hostile package rewrite the
-/// terminal (escape sequences), and invisible format characters would let it disguise a
-/// name (U+202E RIGHT-TO-LEFT OVERRIDE shows `evil\u{202e}txt.exe` as `evilexe.txt`). Both
-/// are shown as `\u{…}` ([`is_disguising`] lists the second set). Every human format
-/// (tables, Markdown, HTML, stderr messages, `extract`'s listing) goes through this;
-/// machine formats (JSON, JSON Lines, CSV) keep the real string: escaping it for display is
-/// the consumer's business.
-pub fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || is_disguising(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Characters that are invisible or reorder the text around them, besides the control
-/// characters (Unicode Cc), which [`printable`] also escapes:
-/// - bidirectional controls: U+061C ARABIC LETTER MARK, U+200E/U+200F (LRM, RLM),
-///   U+202A–U+202E (embeddings and overrides), U+2066–U+2069 (isolates);
-/// - zero-width and invisible characters: U+00AD SOFT HYPHEN, U+180E MONGOLIAN VOWEL
-///   SEPARATOR, U+200B–U+200D (zero-width space, non-joiner, joiner), U+2060–U+2064 (word
-///   joiner, invisible operators), U+206A–U+206F (deprecated format controls), U+FEFF
-///   (zero-width no-break space, BOM), U+FFF9–U+FFFB (interlinear annotation), and the tag
-///   characters U+E0000–U+E007F (invisible look-alikes of ASCII);
-/// - U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR, which break a line like `\n`.
-///
-/// Names in genuine update packages are ASCII, so escaping these never hides a real name.
-pub fn is_disguising(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00ad}'
-            | '\u{061c}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{2028}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206f}'
-            | '\u{feff}'
-            | '\u{fff9}'..='\u{fffb}'
-            | '\u{e0000}'..='\u{e007f}'
-    )
-}
-
 type TableRow = [String; 7];
 
 fn table_row(p: &Package) -> TableRow {
@@ -392,37 +318,5 @@ mod tests {
         assert_eq!(sanitize_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
         assert_eq!(sanitize_cell("-5"), "-5");
         assert_eq!(sanitize_cell("6.0.6002.24566"), "6.0.6002.24566");
-    }
-
-    #[test]
-    fn control_chars_shown() {
-        assert_eq!(printable("a\x1b[2Jb"), "a\\u{1b}[2Jb");
-    }
-
-    /// Regression (issue 15): U+202E RIGHT-TO-LEFT OVERRIDE made `x\u{202e}txt.exe` print
-    /// as `xexe.txt`. Every character of the documented set is escaped, its neighbours are
-    /// not, and ordinary non-ASCII text is left alone.
-    #[test]
-    fn bidi_and_invisible_format_characters_shown() {
-        assert_eq!(printable("x\u{202e}txt.exe"), "x\\u{202e}txt.exe");
-        let set = [
-            0xad, 0x61c, 0x180e, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a,
-            0x202b, 0x202c, 0x202d, 0x202e, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2066, 0x2067,
-            0x2068, 0x2069, 0x206a, 0x206f, 0xfeff, 0xfff9, 0xfffb, 0xe0001, 0xe0041, 0xe007f,
-        ];
-        for cp in set {
-            let c = char::from_u32(cp).unwrap();
-            assert_eq!(printable(&c.to_string()), format!("\\u{{{cp:x}}}"));
-        }
-        for ok in [
-            0x20, 0xe9, 0x2027, 0x202f, 0x2065, 0x2070, 0xfefe, 0xfff8, 0xfffc, 0xe0080,
-        ] {
-            let c = char::from_u32(ok).unwrap();
-            assert_eq!(printable(&c.to_string()), c.to_string(), "U+{ok:04X}");
-        }
-        assert_eq!(
-            printable("Überprüfung ntoskrnl.exe"),
-            "Überprüfung ntoskrnl.exe"
-        );
     }
 }
