@@ -86,6 +86,11 @@ pub(crate) fn package_label(p: &PackageRef) -> String {
     printable(&p.label())
 }
 
+/// The package's release date, or `-` for an undated one.
+pub(crate) fn package_date(p: &PackageRef) -> String {
+    or_dash(p.date.as_deref())
+}
+
 /// The NT 6.x track and 12-bit counter of a revision, or `-` twice outside NT 6.x.
 pub(crate) fn track_and_counter(nt6: Option<Nt6Facts>) -> (String, String) {
     match nt6 {
