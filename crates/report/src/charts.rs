@@ -13,7 +13,8 @@
 //! shown as `\u{…}` rather than written raw. Output is a pure function of the input:
 //! ordered maps only, no clock.
 
-use crate::{printable, RenderError};
+use crate::error::RenderError;
+use crate::format::printable;
 use kbscan_analysis::date::Date;
 use kbscan_analysis::{Analysis, CeilingRules, VersionKind};
 use kbscan_model::ScanReport;

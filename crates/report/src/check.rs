@@ -6,7 +6,8 @@
 //! output escapes it, and GitHub annotations escape it per the workflow-command rules,
 //! so a hostile file name cannot forge markup or a second annotation.
 
-use crate::{printable, RenderError};
+use crate::error::RenderError;
+use crate::format::printable;
 use kbscan_analysis::baseline::{Change, ChangeKind, Changes};
 use serde::Serialize;
 use std::io::Write;

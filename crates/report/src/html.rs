@@ -8,12 +8,14 @@
 //! go through [`printable`] so control characters show as `\u{…}`. The view model below
 //! is built from ordered data only, so the same scan gives byte-identical HTML.
 
-use crate::analysis::{forecast_when, list_kbs, signed};
 use crate::charts::{self, Chart};
-use crate::{printable, RenderError};
+use crate::error::RenderError;
+use crate::format::{
+    anomaly_kind, display_or_dash, forecast_when, list_kbs, or_dash, package_label, printable,
+    signed, slope, track_and_counter,
+};
 use kbscan_analysis::{
-    Analysis, AnomalyKind, BuildMove, CeilingFinding, ForecastScope, MovingPackage, PackageRef,
-    Scheme,
+    Analysis, BuildMove, CeilingFinding, ForecastScope, MovingPackage, PackageRef, Scheme,
 };
 use kbscan_model::{CheckOutcome, Package, ScanReport};
 use minijinja::value::Serde;
@@ -182,10 +184,6 @@ struct Page {
     section_ids: Vec<&'static str>,
 }
 
-fn opt(s: Option<&str>) -> String {
-    s.map_or_else(|| "-".into(), printable)
-}
-
 fn mover(m: &MovingPackage) -> Mover {
     let p: &PackageRef = &m.package;
     let mut changes: Vec<Change> = m
@@ -209,11 +207,11 @@ fn mover(m: &MovingPackage) -> Mover {
         before_in: String::new(),
     }));
     Mover {
-        kb: printable(&p.label()),
+        kb: package_label(p),
         arch: printable(&p.architecture),
-        date: opt(p.date.as_deref()),
-        date_source: opt(p.date_source.as_deref()),
-        release_type: opt(p.release_type.as_deref()),
+        date: or_dash(p.date.as_deref()),
+        date_source: or_dash(p.date_source.as_deref()),
+        release_type: or_dash(p.release_type.as_deref()),
         source: printable(&p.source),
         changes,
     }
@@ -234,8 +232,8 @@ fn move_view(m: &BuildMove) -> MoveView {
             .stragglers
             .iter()
             .map(|s| Straggler {
-                kb: printable(&s.package.label()),
-                date: opt(s.package.date.as_deref()),
+                kb: package_label(&s.package),
+                date: or_dash(s.package.date.as_deref()),
                 builds: s
                     .builds
                     .iter()
@@ -249,10 +247,7 @@ fn move_view(m: &BuildMove) -> MoveView {
 }
 
 fn finding_row(f: &CeilingFinding) -> FindingRow {
-    let (track, counter) = match f.nt6 {
-        Some(n) => (n.track.to_string(), n.counter.to_string()),
-        None => ("-".into(), "-".into()),
-    };
+    let (track, counter) = track_and_counter(f.nt6);
     FindingRow {
         kind: match f.kind {
             kbscan_analysis::VersionKind::Component => "component",
@@ -271,7 +266,7 @@ fn finding_row(f: &CeilingFinding) -> FindingRow {
 }
 
 fn package_view(p: &Package) -> PackageView {
-    let kb = opt(p.kb.as_deref());
+    let kb = or_dash(p.kb.as_deref());
     let builds: Vec<String> = p
         .os_builds
         .iter()
@@ -294,13 +289,9 @@ fn package_view(p: &Package) -> PackageView {
             let pe = f.pe.as_ref();
             FileRow {
                 path: printable(&f.path),
-                version: f
-                    .versions
-                    .pe_file
-                    .or(f.versions.component)
-                    .map_or_else(|| "-".into(), |v| v.to_string()),
-                file_version_string: opt(pe.and_then(|p| p.file_version_string.as_deref())),
-                company: opt(pe.and_then(|p| p.company_name.as_deref())),
+                version: display_or_dash(f.versions.pe_file.or(f.versions.component)),
+                file_version_string: or_dash(pe.and_then(|p| p.file_version_string.as_deref())),
+                company: or_dash(pe.and_then(|p| p.company_name.as_deref())),
                 size: f.size,
                 mismatches: f
                     .checks
@@ -310,8 +301,8 @@ fn package_view(p: &Package) -> PackageView {
                         format!(
                             "{}: expected {}, got {}",
                             printable(&c.check),
-                            opt(c.expected.as_deref()),
-                            opt(c.actual.as_deref())
+                            or_dash(c.expected.as_deref()),
+                            or_dash(c.actual.as_deref())
                         )
                     })
                     .collect::<Vec<_>>()
@@ -323,8 +314,8 @@ fn package_view(p: &Package) -> PackageView {
         title: format!(
             "{} {} {} — {} components, {} files{}",
             kb,
-            opt(p.architecture.as_deref()),
-            opt(p.dates.release.as_deref()),
+            or_dash(p.architecture.as_deref()),
+            or_dash(p.dates.release.as_deref()),
             p.components.len(),
             p.files.len(),
             if p.errors.is_empty() {
@@ -338,7 +329,7 @@ fn package_view(p: &Package) -> PackageView {
         kind: format!("{:?}", p.kind),
         identity: p.identity.as_ref().map_or_else(
             || "-".into(),
-            |i| format!("{} {}", printable(&i.name), opt(i.version.as_deref())),
+            |i| format!("{} {}", printable(&i.name), or_dash(i.version.as_deref())),
         ),
         about: [
             ("display name", &p.about.display_name),
@@ -350,10 +341,10 @@ fn package_view(p: &Package) -> PackageView {
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| Row(vec![k.into(), printable(v)])))
         .collect(),
-        arch: opt(p.architecture.as_deref()),
-        release_type: opt(p.release_type.as_deref()),
-        date: opt(p.dates.release.as_deref()),
-        date_source: opt(p.dates.release_source.as_deref()),
+        arch: or_dash(p.architecture.as_deref()),
+        release_type: or_dash(p.release_type.as_deref()),
+        date: or_dash(p.dates.release.as_deref()),
+        date_source: or_dash(p.dates.release_source.as_deref()),
         builds: builds.join("; "),
         sha256: printable(&p.sha256),
         size: p.size,
@@ -368,9 +359,9 @@ fn package_view(p: &Package) -> PackageView {
             .iter()
             .map(|c| ComponentRow {
                 name: printable(&c.name),
-                arch: opt(c.architecture.as_deref()),
-                version: c.version.map_or_else(|| "-".into(), |v| v.to_string()),
-                branch: opt(c.branch.as_deref()),
+                arch: or_dash(c.architecture.as_deref()),
+                version: display_or_dash(c.version),
+                branch: or_dash(c.branch.as_deref()),
                 files: c.files,
             })
             .collect(),
@@ -501,8 +492,6 @@ fn page(scan: &ScanReport, a: &Analysis, charts: Vec<Chart>) -> Page {
             }
         })
         .collect();
-    let track = |t: Option<kbscan_version::Track>| t.map_or_else(|| "-".into(), |t| t.to_string());
-    let slope = |s: Option<f64>| s.map_or_else(|| "-".into(), |s| format!("{s:.2}"));
     let pkgs = ordered_packages(scan, a);
     Page {
         kbscan_version: printable(&a.kbscan_version),
@@ -530,11 +519,7 @@ fn page(scan: &ScanReport, a: &Analysis, charts: Vec<Chart>) -> Page {
             .iter()
             .map(|x| {
                 Row(vec![
-                    match x.kind {
-                        AnomalyKind::UnusedTrack => "unused track".into(),
-                        AnomalyKind::PrivateTrack => "private track".into(),
-                        AnomalyKind::CounterDecrease => "decrease".into(),
-                    },
+                    anomaly_kind(x.kind).into(),
                     printable(&x.name),
                     printable(&x.architectures.join(", ")),
                     match x.previous {
@@ -553,7 +538,7 @@ fn page(scan: &ScanReport, a: &Analysis, charts: Vec<Chart>) -> Page {
             .map(|f| {
                 Row(vec![
                     f.os_build.to_string(),
-                    track(f.track),
+                    display_or_dash(f.track),
                     f.points.to_string(),
                     f.first_date.clone(),
                     f.last_date.clone(),
@@ -576,8 +561,8 @@ fn page(scan: &ScanReport, a: &Analysis, charts: Vec<Chart>) -> Page {
             .map(|f| {
                 Row(vec![
                     f.os_build.to_string(),
-                    track(f.track),
-                    f.component.as_deref().map_or_else(|| "-".into(), printable),
+                    display_or_dash(f.track),
+                    or_dash(f.component.as_deref()),
                     f.points.to_string(),
                     f.last_date.clone(),
                     f.last_value.to_string(),
@@ -593,7 +578,7 @@ fn page(scan: &ScanReport, a: &Analysis, charts: Vec<Chart>) -> Page {
             .iter()
             .map(|u| {
                 Row(vec![
-                    opt(u.package.kb.as_deref()),
+                    or_dash(u.package.kb.as_deref()),
                     printable(&u.package.source),
                     printable(&u.reason),
                 ])

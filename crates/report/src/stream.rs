@@ -1,8 +1,9 @@
 //! Rendering a scan while it runs, one input at a time, so that memory stays bounded by
 //! what one input produced instead of growing with the corpus.
 
-use crate::{csv_package, jsonl_outcome, jsonl_totals, table, table_row, RenderError, TableRow};
-use crate::{Format, CSV_HEADER};
+use crate::error::RenderError;
+use crate::scan::{csv_package, jsonl_outcome, jsonl_totals, table, table_row, TableRow};
+use crate::scan::{Format, CSV_HEADER};
 use kbscan_model::{ErrorRecord, InputOutcome, InputRecord, ScanReport, Totals};
 use std::io::{self, BufWriter, Seek, Write};
 
