@@ -67,8 +67,14 @@ pub(crate) fn is_ipd(cab: &Cabinet<'_>) -> bool {
         .any(|f| f.name.eq_ignore_ascii_case(CIX_NAME))
 }
 
+/// Most bytes of a spilled member read back into memory for a parser (a PE image, a PA30
+/// blob, XML): one member at a time, so memory stays within the budget plus this. Genuine
+/// PE files and blobs are far smaller; a member this large that did not fit the memory
+/// budget is hashed but not parsed, with a `limit_held_bytes` error.
+const MAX_READ_BACK: u64 = 64 << 20;
+
 /// A member's bytes for a parser: borrowed when in memory, read back when the walker spilled
-/// it to a temporary file (one member at a time, bounded by `max_entry_bytes`).
+/// it to a temporary file (at most [`MAX_READ_BACK`]).
 fn bytes_of(data: Source<'_>) -> std::io::Result<Cow<'_, [u8]>> {
     match data.as_slice() {
         Some(b) => Ok(Cow::Borrowed(b)),
@@ -337,15 +343,17 @@ impl<'o> PackageBuilder<'o> {
         if let Some(key) = component.and_then(cbs::parse_component_key) {
             rec.versions.folder = key.version;
         }
-        // A container is walked from where it is and needs no parser here unless its name
-        // says it is XML; everything else is parsed from memory (read back if the walker
-        // spilled it to a temporary file).
+        // Only a parser needs the bytes in memory: XML by name, PE images, PA30 blobs. Other
+        // members (containers, which are walked from where they are; catalogues; data) are
+        // hashed and listed, never read back from a temporary file.
         let parsed_by_name = (outer
             && (lower.ends_with("-pkgproperties.txt") || lower.ends_with(".xml")))
             || lower == CIX_NAME
             || ((is_package_manifest(&lower) || lower.ends_with(".manifest"))
                 && component.is_none());
-        if matches!(magic, Magic::Cab | Magic::Zip) && !parsed_by_name {
+        let needs_bytes = parsed_by_name
+            || (!lower.ends_with(".cat") && matches!(magic, Magic::Pe | Magic::Pa30));
+        if !needs_bytes {
             rec.kind = if lower.ends_with(".cat") {
                 FileKind::Catalog
             } else if magic == Magic::Cab {
@@ -353,6 +361,18 @@ impl<'o> PackageBuilder<'o> {
             } else {
                 FileKind::Other
             };
+            self.files.push(Member { rec, sha256 });
+            return;
+        }
+        if src.as_slice().is_none() && src.len() > MAX_READ_BACK {
+            self.error(
+                &path,
+                ErrorKind::Limit(LimitKind::HeldBytes),
+                format!(
+                    "limit max_held_bytes: the member ({} bytes) did not fit the memory budget and was spilled to a temporary file; members over {MAX_READ_BACK} bytes are hashed there but not read back for parsing",
+                    src.len()
+                ),
+            );
             self.files.push(Member { rec, sha256 });
             return;
         }
