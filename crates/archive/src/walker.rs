@@ -295,11 +295,7 @@ impl Walker {
         for (i, e) in report.errors {
             let name = cab.files.get(i).map_or("?", |f| f.name.as_str());
             let issue = Issue::CabMember(e);
-            if sink.error(WalkError {
-                path: path.child(name),
-                issue,
-            }) == Flow::Stop
-            {
+            if stops(sink, path.child(name), issue) {
                 return Flow::Stop;
             }
         }
@@ -351,19 +347,11 @@ impl Walker {
                     // A container-wide limit ends the archive: the entry says where, the
                     // container says why the rest is not read.
                     let ends = e.ends_container().then(|| e.copy_limit()).flatten();
-                    if sink.error(WalkError {
-                        path: child,
-                        issue: Issue::ZipMember(e),
-                    }) == Flow::Stop
-                    {
+                    if stops(sink, child, Issue::ZipMember(e)) {
                         return Flow::Stop;
                     }
                     if let Some(stop) = ends {
-                        if sink.error(WalkError {
-                            path: path.clone(),
-                            issue: Issue::ZipUnreadable(stop),
-                        }) == Flow::Stop
-                        {
+                        if stops(sink, path.clone(), Issue::ZipUnreadable(stop)) {
                             return Flow::Stop;
                         }
                         break;
@@ -372,11 +360,7 @@ impl Walker {
                 }
             };
             if let Err(why) = relative_components(&entry.name) {
-                if sink.error(WalkError {
-                    path: child,
-                    issue: Issue::UnsafeZipName(why),
-                }) == Flow::Stop
-                {
+                if stops(sink, child, Issue::UnsafeZipName(why)) {
                     return Flow::Stop;
                 }
                 continue;
@@ -417,11 +401,7 @@ impl Walker {
                 first,
                 first_name,
             };
-            if sink.error(WalkError {
-                path: m.path.clone(),
-                issue,
-            }) == Flow::Stop
-            {
+            if stops(sink, m.path.clone(), issue) {
                 return Flow::Stop;
             }
         }
@@ -452,6 +432,11 @@ fn name_is_exact(e: &ZipEntry) -> bool {
         Ok(s) => s == e.name,
         Err(_) => !e.name_is_utf8,
     }
+}
+
+/// Reports an error; whether the sink asked to stop.
+fn stops<S: Sink>(sink: &mut S, path: NestedPath, issue: Issue) -> bool {
+    sink.error(WalkError { path, issue }) == Flow::Stop
 }
 
 fn magic_of(src: Source<'_>) -> Magic {
