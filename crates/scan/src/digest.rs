@@ -135,8 +135,8 @@ pub(crate) struct Digests {
 /// Hashes `data` on the calling thread.
 pub(crate) fn compute(data: &[u8], sha1: bool) -> Digests {
     Digests {
-        sha256: hex(&Sha256::digest(data)),
-        sha1: sha1.then(|| hex(&Sha1::digest(data))),
+        sha256: hex::encode(Sha256::digest(data)),
+        sha1: sha1.then(|| hex::encode(Sha1::digest(data))),
     }
 }
 
@@ -165,19 +165,11 @@ pub(crate) fn compute_source(src: Source<'_>, sha1: bool) -> Digests {
         pos += n as u64;
     }
     Digests {
-        sha256: hex(&s256.finalize()),
-        sha1: s1.map(|h| hex(&h.finalize())),
+        sha256: hex::encode(s256.finalize()),
+        sha1: s1.map(|h| hex::encode(h.finalize())),
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
 
 /// A SHA-256 (lower-case hex) as the builders hold it: known, or the slot of the job
 /// computing it.

@@ -5,7 +5,6 @@
 
 use super::{Built, PackageBuilder};
 use crate::convert::identity;
-use crate::digest::hex;
 use kbscan_cbs as cbs;
 use kbscan_model::*;
 use kbscan_version::Version;
@@ -182,7 +181,7 @@ impl PackageBuilder<'_> {
                             push_check(
                                 &mut f.checks,
                                 "manifest_digest_sha256",
-                                Some(hex(d)),
+                                Some(hex::encode(d)),
                                 Some(f.sha256.clone()),
                             );
                         }

@@ -7,7 +7,7 @@
 use super::assemble::push_check;
 use super::{split_component, Member, PackageBuilder};
 use crate::convert::apply_pa30_header;
-use crate::digest::{hex, Sha256Hex};
+use crate::digest::Sha256Hex;
 use kbscan_archive::{NestedPath, Source};
 use kbscan_cbs as cbs;
 use kbscan_model::*;
@@ -135,8 +135,8 @@ fn decode_target(
                 return Err(TargetFailure {
                     message: format!(
                         "decoded target SHA-1 {} does not match the container index ({})",
-                        hex(&actual),
-                        hex(expected)
+                        hex::encode(actual),
+                        hex::encode(expected)
                     ),
                     report: true,
                 });
@@ -177,7 +177,7 @@ impl PackageBuilder<'_> {
                 sum.other += 1;
                 continue;
             };
-            let target_sha1 = t.hash.as_ref().map(|h| hex(h));
+            let target_sha1 = t.hash.as_ref().map(hex::encode);
             let target_path = payload.child(&t.name);
             // `Basis` names other targets by id; a delta with a basis but no source is
             // a copy of that target (seen in genuine KB2999226 payloads).
