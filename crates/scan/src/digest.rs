@@ -170,7 +170,6 @@ pub(crate) fn compute_source(src: Source<'_>, sha1: bool) -> Digests {
     }
 }
 
-
 /// A SHA-256 (lower-case hex) as the builders hold it: known, or the slot of the job
 /// computing it.
 #[derive(Debug, Clone)]
